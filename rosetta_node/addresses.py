@@ -1,0 +1,28 @@
+"""Address parsing and EIP-55 checksums (cached: the same addresses recur in every block)."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from eth_utils import to_checksum_address
+
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
+
+
+@lru_cache(maxsize=1 << 16)
+def checksum(address: str) -> str:
+    """EIP-55 form of a 0x-prefixed 20-byte hex address (any case)."""
+    return str(to_checksum_address(address.lower()))
+
+
+def parse_address(text: object) -> str | None:
+    """The checksummed address, or None when ``text`` is not 20 bytes of 0x-hex.
+
+    Mixed-case input is accepted whatever its case: a wrong checksum is a typo we cannot
+    detect reliably, and clients send lower-case addresses as often as checksummed ones.
+    """
+    if not isinstance(text, str) or not _ADDRESS.fullmatch(text):
+        return None
+    return checksum(text)

@@ -1,0 +1,151 @@
+"""Command line: ``rosetta-node serve``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+from .errors import CatalogError
+from .settings import ConfigError, Settings, load_settings
+
+log = logging.getLogger("rosetta_node")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rosetta-node",
+        description="Self-hosted Rosetta (Mesh) Data API node for Ethereum and other EVM chains.",
+    )
+    parser.add_argument("--version", action="version", version=f"rosetta-node {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = commands.add_parser(
+        "serve",
+        help="serve the Rosetta Data API",
+        description=(
+            "Serve the Rosetta Data API for the configured networks. Settings come from a TOML "
+            "file (--config or ROSETTA_NODE_CONFIG), then ROSETTA_NODE_* environment variables, "
+            "then these flags. Without a config file, --rpc-url serves one network named from "
+            "its chain id; --devnet starts a local anvil devnet and serves it."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    serve.add_argument("--config", metavar="FILE", help="TOML configuration file")
+    serve.add_argument("--rpc-url", metavar="URL", help="JSON-RPC URL of the node (one network)")
+    serve.add_argument("--chain-id", type=int, metavar="N", help="expected chain id of the node")
+    serve.add_argument("--token-list", metavar="FILE", help="Uniswap token-list JSON to track")
+    serve.add_argument("--genesis-file", metavar="FILE", help="genesis allocations (geth JSON)")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default 8080)")
+    serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    serve.add_argument(
+        "--devnet",
+        action="store_true",
+        help="install (once) and start a local anvil devnet and serve it; stops it on exit",
+    )
+    return parser
+
+
+def _settings(args: argparse.Namespace, rpc_url: str | None) -> Settings:
+    overrides = {
+        "rpc_url": rpc_url,
+        "chain_id": args.chain_id,
+        "token_list": args.token_list,
+        "genesis_file": args.genesis_file,
+        "host": args.host,
+        "port": args.port,
+        "log_level": args.log_level,
+    }
+    return load_settings(args.config, overrides=overrides)
+
+
+async def _preflight(settings: Settings) -> None:
+    """Check each node once before serving: a wrong chain id stops us here, clearly.
+
+    A node that does not answer yet is fine when its chain id is configured (it is retried in
+    the background); without a chain id we need the node to name the network, so we wait.
+    """
+    from .engine.node import NetworkEngine
+
+    for net in settings.networks:
+        engine = NetworkEngine(net)
+        try:
+            while True:
+                try:
+                    await engine.probe()
+                    break
+                except CatalogError as exc:
+                    if net.chain_id is not None:
+                        log.warning(
+                            "node %s not reachable yet (%s); serving anyway, "
+                            "routes answer a retriable error until it is",
+                            engine.label,
+                            exc.error.message,
+                        )
+                        break
+                    log.warning(
+                        "waiting for node %s to learn its chain id (%s)",
+                        engine.label,
+                        exc.error.message,
+                    )
+                    await asyncio.sleep(2)
+            if net.chain_id is None:
+                net.chain_id = engine.chain_id
+        finally:
+            await engine.close()
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .api import create_app
+    from .engine import Engine
+
+    devnet = None
+    rpc_url = args.rpc_url
+    if args.devnet:
+        from .devnet import Anvil
+
+        devnet = Anvil()
+        devnet.start()
+        rpc_url = devnet.url
+        print(
+            f"started anvil devnet at {devnet.url} (pid {devnet.process.pid if devnet.process else '?'})",
+            flush=True,
+        )
+    try:
+        settings = _settings(args, rpc_url)
+        logging.basicConfig(
+            level=settings.server.log_level.upper(),
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+        asyncio.run(_preflight(settings))
+        engine = Engine(settings)
+        for net in engine.networks.all():
+            ident = net.identifier
+            if ident is not None:
+                print(f"serving {ident.blockchain}/{ident.network} from {net.label}", flush=True)
+        uvicorn.run(
+            create_app(engine),
+            host=settings.server.host,
+            port=settings.server.port,
+            log_level=settings.server.log_level,
+            access_log=False,
+        )
+    except ConfigError as exc:
+        print(f"rosetta-node: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if devnet is not None:
+            devnet.stop()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "serve":
+        return serve(args)
+    return 2

@@ -1,0 +1,124 @@
+"""The Account API group: balances at any block, native and ERC-20, in one round trip."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..addresses import parse_address
+from ..errors import (
+    COINS_UNSUPPORTED,
+    INVALID_ADDRESS,
+    NODE_ERROR,
+    UNKNOWN_CURRENCY,
+    CatalogError,
+)
+from ..rpc import Call, RpcError
+from ..types import (
+    AccountBalanceRequest,
+    AccountBalanceResponse,
+    AccountCoinsRequest,
+    AccountIdentifier,
+    Amount,
+)
+from .chain import Header, hex_int, state_error
+from .currencies import NATIVE, Resolved
+from .node import NetworkEngine, Networks
+
+BALANCE_OF = "0x70a08231"  # balanceOf(address)
+_NONCE = "nonce"
+
+
+def balance_of_call(token: str, account: str, header: Header) -> Call:
+    data = BALANCE_OF + "0" * 24 + account[2:].lower()
+    return ("eth_call", [{"to": token, "data": data}, header.pin()])
+
+
+def account_address(account: AccountIdentifier) -> str:
+    address = parse_address(account.address)
+    if address is None:
+        raise CatalogError(
+            INVALID_ADDRESS, {"address": account.address[:100], "reason": "not 20 bytes of 0x-hex"}
+        )
+    return address
+
+
+def _decode_word(result: Any, resolved: Resolved, header: Header) -> int:
+    if result == "0x":  # no contract at this block yet: nothing held
+        return 0
+    if not isinstance(result, str) or len(result) != 66:
+        raise CatalogError(
+            UNKNOWN_CURRENCY,
+            {
+                "contractAddress": resolved.key,
+                "block": header.number,
+                "reason": "balanceOf did not return one uint256",
+            },
+        )
+    return int(result, 16)
+
+
+class AccountService:
+    def __init__(self, networks: Networks) -> None:
+        self.networks = networks
+
+    async def balance(self, request: AccountBalanceRequest) -> AccountBalanceResponse:
+        engine = self.networks.get(request.network_identifier)
+        address = account_address(request.account_identifier)
+        if request.currencies is None:
+            wanted = engine.currencies.tracked()
+        else:
+            wanted = [engine.currencies.resolve(c) for c in request.currencies]
+        header = await engine.chain.resolve(request.block_identifier)
+        values = await self.balances_at(engine, header, address, [r.key for r in wanted])
+        return AccountBalanceResponse(
+            block_identifier=header.identifier,
+            balances=[Amount(value=str(values[r.key]), currency=r.currency) for r in wanted],
+            metadata={"nonce": values[_NONCE]},
+        )
+
+    async def balances_at(
+        self, engine: NetworkEngine, header: Header, address: str, keys: list[str]
+    ) -> dict[str, int]:
+        """Balances (and the nonce) of one account at one block hash, in one batch."""
+        cache = engine.cache.balances
+        values: dict[str, int] = {}
+        missing: list[str] = []
+        for key in dict.fromkeys([*keys, _NONCE]):
+            cached = cache.get((header.hash, address, key))
+            if cached is None:
+                missing.append(key)
+            else:
+                values[key] = cached
+        if not missing:
+            return values
+        calls: list[Call] = []
+        for key in missing:
+            if key == NATIVE:
+                calls.append(("eth_getBalance", [address, header.pin()]))
+            elif key == _NONCE:
+                calls.append(("eth_getTransactionCount", [address, header.pin()]))
+            else:
+                calls.append(balance_of_call(key, address, header))
+        results = await engine.rpc.batch(calls)
+        for key, result in zip(missing, results, strict=True):
+            if isinstance(result, RpcError):
+                if key not in (NATIVE, _NONCE) and "revert" in result.message.lower():
+                    raise CatalogError(
+                        UNKNOWN_CURRENCY,
+                        {"contractAddress": key, "reason": "balanceOf reverted"},
+                    )
+                raise state_error(result, header)
+            if key in (NATIVE, _NONCE):
+                value = hex_int(result, "balance")
+            else:
+                value = _decode_word(result, Resolved(key, engine.currencies.native), header)
+            if value < 0:
+                raise CatalogError(NODE_ERROR, {"reason": "negative balance"})
+            cache[(header.hash, address, key)] = value
+            values[key] = value
+        return values
+
+    def coins(self, request: AccountCoinsRequest) -> None:
+        self.networks.get(request.network_identifier, ready=False)
+        account_address(request.account_identifier)
+        raise CatalogError(COINS_UNSUPPORTED)

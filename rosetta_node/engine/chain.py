@@ -1,0 +1,285 @@
+"""Block lookups for one network: headers, block identifiers and raw block data.
+
+Everything read here is pinned to a block hash as soon as one is known, and everything keyed
+by hash is cached (a hash names immutable data). Only the head is looked up by tag, and it is
+cached for a fraction of a second at most.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ..cache import ChainCache
+from ..errors import (
+    BLOCK_MISMATCH,
+    BLOCK_NOT_FOUND,
+    BLOCK_NOT_YET_AVAILABLE,
+    DATA_NOT_YET_AVAILABLE,
+    INVALID_BLOCK_IDENTIFIER,
+    NODE_ERROR,
+    STATE_UNAVAILABLE,
+    CatalogError,
+)
+from ..rpc import RpcClient, RpcError
+from ..types import BlockIdentifier, PartialBlockIdentifier
+
+_HASH = re.compile(r"0x[0-9a-fA-F]{64}")
+# Errors nodes return for a block or state they do not have (geth, erigon, reth, anvil).
+_MISSING_STATE = ("missing trie node", "state not available", "pruned", "historical state")
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    number: int
+    hash: str
+    parent_hash: str
+    timestamp: int  # seconds
+    miner: str
+    base_fee: int | None
+
+    @property
+    def identifier(self) -> BlockIdentifier:
+        return BlockIdentifier(index=self.number, hash=self.hash)
+
+    @property
+    def parent_identifier(self) -> BlockIdentifier:
+        if self.number == 0:  # Rosetta: genesis is its own parent
+            return self.identifier
+        return BlockIdentifier(index=self.number - 1, hash=self.parent_hash)
+
+    def pin(self) -> dict[str, str]:
+        """EIP-1898 block parameter: state at exactly this block."""
+        return {"blockHash": self.hash}
+
+
+@dataclass(slots=True)
+class BlockData:
+    """A block with its transactions, receipts and call traces, all of one block hash."""
+
+    header: Header
+    block: dict[str, Any]
+    receipts: list[dict[str, Any]]
+    traces: list[Any]
+    operations: list[Any] | None = None  # Rosetta transactions, derived once and kept
+
+
+def hex_int(value: Any, field: str = "value") -> int:
+    if isinstance(value, str) and value.startswith("0x"):
+        try:
+            return int(value, 16)
+        except ValueError:
+            pass
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise CatalogError(NODE_ERROR, {"reason": f"node sent a bad {field}: {value!r}"[:200]})
+
+
+def parse_header(raw: Any) -> Header:
+    if not isinstance(raw, dict):
+        raise CatalogError(NODE_ERROR, {"reason": "block is not an object"})
+    try:
+        base_fee = raw.get("baseFeePerGas")
+        return Header(
+            number=hex_int(raw["number"], "block number"),
+            hash=str(raw["hash"]).lower(),
+            parent_hash=str(raw["parentHash"]).lower(),
+            timestamp=hex_int(raw["timestamp"], "timestamp"),
+            miner=str(raw.get("miner") or "0x" + "0" * 40),
+            base_fee=None if base_fee is None else hex_int(base_fee, "baseFeePerGas"),
+        )
+    except KeyError as exc:
+        raise CatalogError(NODE_ERROR, {"reason": f"block lacks {exc.args[0]}"}) from None
+
+
+def check_hash(value: str) -> str:
+    if not _HASH.fullmatch(value):
+        raise CatalogError(
+            INVALID_BLOCK_IDENTIFIER, {"hash": value[:100], "reason": "not 32 bytes of 0x-hex"}
+        )
+    return value.lower()
+
+
+def check_index(value: int) -> int:
+    if value < 0:
+        raise CatalogError(INVALID_BLOCK_IDENTIFIER, {"index": value, "reason": "negative"})
+    return value
+
+
+def state_error(exc: RpcError, header: Header) -> CatalogError:
+    """Map a node's error for a state read at ``header`` to a catalog error."""
+    text = exc.message.lower()
+    context = {"block": header.number, "node_error": exc.message[:200]}
+    if any(marker in text for marker in _MISSING_STATE):
+        return CatalogError(STATE_UNAVAILABLE, context)
+    if "not found" in text or exc.code == -32001:
+        # The block was known a moment ago: it was reorged away meanwhile.
+        return CatalogError(DATA_NOT_YET_AVAILABLE, context)
+    return CatalogError(NODE_ERROR, context)
+
+
+class Chain:
+    def __init__(self, rpc: RpcClient, cache: ChainCache, trace_timeout: float = 60.0) -> None:
+        self.rpc = rpc
+        self.cache = cache
+        self.trace_timeout = trace_timeout
+
+    def remember(self, raw: Any) -> Header:
+        header = parse_header(raw)
+        self.cache.headers[header.hash] = header
+        return header
+
+    async def head(self) -> Header:
+        cached = self.cache.head.get("head")
+        if cached is not None:
+            return cached  # type: ignore[no-any-return]
+        raw = await self.rpc.call("eth_getBlockByNumber", ["latest", False])
+        header = self.remember(raw)
+        self.cache.head["head"] = header
+        return header
+
+    async def by_hash(self, block_hash: str) -> Header:
+        cached = self.cache.headers.get(block_hash)
+        if cached is not None:
+            return cached
+        try:
+            raw = await self.rpc.call("eth_getBlockByHash", [block_hash, False])
+        except RpcError as exc:
+            raise CatalogError(
+                BLOCK_NOT_FOUND, {"hash": block_hash, "node_error": exc.message}
+            ) from None
+        if raw is None:
+            raise CatalogError(BLOCK_NOT_FOUND, {"hash": block_hash})
+        return self.remember(raw)
+
+    async def by_number(self, number: int) -> Header:
+        try:
+            raw = await self.rpc.call("eth_getBlockByNumber", [hex(number), False])
+        except RpcError:
+            raw = None
+        if raw is None:
+            raise await self._missing_number(number)
+        return self.remember(raw)
+
+    async def _missing_number(self, number: int) -> CatalogError:
+        head = await self.head()
+        if number > head.number:
+            return CatalogError(BLOCK_NOT_YET_AVAILABLE, {"index": number, "head": head.number})
+        return CatalogError(BLOCK_NOT_FOUND, {"index": number})
+
+    async def resolve(self, partial: PartialBlockIdentifier | None) -> Header:
+        """The header named by a partial identifier; neither index nor hash means the head."""
+        if partial is None or (partial.index is None and partial.hash is None):
+            return await self.head()
+        index = None if partial.index is None else check_index(partial.index)
+        if partial.hash is not None:
+            header = await self.by_hash(check_hash(partial.hash))
+            if index is not None and index != header.number:
+                raise CatalogError(
+                    BLOCK_MISMATCH,
+                    {"index": index, "hash": header.hash, "index_of_hash": header.number},
+                )
+            return header
+        assert index is not None
+        return await self.by_number(index)
+
+    async def block_data(self, partial: PartialBlockIdentifier) -> BlockData:
+        """Block, receipts and traces of one block hash; cached by that hash."""
+        if partial.hash is not None:
+            block_hash = check_hash(partial.hash)
+            cached = self.cache.blocks.get(block_hash)
+            if cached is None:
+                cached = await self._fetch_by_hash(block_hash)
+        elif partial.index is not None:
+            cached = await self._fetch_by_number(check_index(partial.index))
+        else:
+            head = await self.head()
+            cached = self.cache.blocks.get(head.hash) or await self._fetch_by_hash(head.hash)
+        if partial.index is not None and partial.index != cached.header.number:
+            raise CatalogError(
+                BLOCK_MISMATCH,
+                {
+                    "index": partial.index,
+                    "hash": cached.header.hash,
+                    "index_of_hash": cached.header.number,
+                },
+            )
+        return cached
+
+    async def _fetch_by_number(self, number: int) -> BlockData:
+        try:
+            block = await self.rpc.call("eth_getBlockByNumber", [hex(number), True])
+        except RpcError:
+            block = None
+        if block is None:
+            raise await self._missing_number(number)
+        header = self.remember(block)
+        cached = self.cache.blocks.get(header.hash)
+        if cached is not None:
+            return cached
+        return await self._complete(header, block)
+
+    async def _fetch_by_hash(self, block_hash: str) -> BlockData:
+        try:
+            block = await self.rpc.call("eth_getBlockByHash", [block_hash, True])
+        except RpcError as exc:
+            raise CatalogError(
+                BLOCK_NOT_FOUND, {"hash": block_hash, "node_error": exc.message}
+            ) from None
+        if block is None:
+            raise CatalogError(BLOCK_NOT_FOUND, {"hash": block_hash})
+        return await self._complete(self.remember(block), block)
+
+    async def _complete(self, header: Header, block: dict[str, Any]) -> BlockData:
+        txs = block.get("transactions") or []
+        receipts: list[dict[str, Any]] = []
+        traces: list[Any] = []
+        if txs:
+            receipts_answer, traces_answer = await self.rpc.batch(
+                [
+                    ("eth_getBlockReceipts", [header.hash]),
+                    ("debug_traceBlockByHash", [header.hash, {"tracer": "callTracer"}]),
+                ],
+                timeout=self.trace_timeout,
+            )
+            receipts = self._check_receipts(header, txs, receipts_answer)
+            traces = self._check_traces(header, txs, traces_answer)
+        data = BlockData(header=header, block=block, receipts=receipts, traces=traces)
+        self.cache.blocks[header.hash] = data
+        return data
+
+    @staticmethod
+    def _check_receipts(header: Header, txs: list[Any], answer: Any) -> list[dict[str, Any]]:
+        context = {"block": header.number, "hash": header.hash}
+        if isinstance(answer, RpcError):
+            raise CatalogError(DATA_NOT_YET_AVAILABLE, {**context, "node_error": answer.message})
+        # Receipts can lag the block on some nodes: an incomplete set is "not yet", never used.
+        if not isinstance(answer, list) or len(answer) != len(txs):
+            raise CatalogError(DATA_NOT_YET_AVAILABLE, {**context, "reason": "receipts incomplete"})
+        for tx, receipt in zip(txs, answer, strict=True):
+            if (
+                not isinstance(receipt, dict)
+                or str(receipt.get("blockHash", "")).lower() != header.hash
+                or receipt.get("transactionHash") != tx.get("hash")
+            ):
+                raise CatalogError(
+                    DATA_NOT_YET_AVAILABLE, {**context, "reason": "receipts do not match block"}
+                )
+        return answer
+
+    @staticmethod
+    def _check_traces(header: Header, txs: list[Any], answer: Any) -> list[Any]:
+        context = {"block": header.number, "hash": header.hash}
+        if isinstance(answer, RpcError):
+            raise CatalogError(DATA_NOT_YET_AVAILABLE, {**context, "node_error": answer.message})
+        if not isinstance(answer, list) or len(answer) != len(txs):
+            raise CatalogError(DATA_NOT_YET_AVAILABLE, {**context, "reason": "traces incomplete"})
+        frames = []
+        for item in answer:
+            if isinstance(item, dict) and "result" in item:
+                item = item["result"]  # geth shape: {"txHash": ..., "result": frame}
+            if not isinstance(item, dict) or "type" not in item:
+                raise CatalogError(NODE_ERROR, {**context, "reason": "a transaction has no trace"})
+            frames.append(item)
+        return frames

@@ -1,0 +1,198 @@
+"""One configured network (its node connection, caches, currencies) and the registry of them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from ..addresses import parse_address
+from ..cache import ChainCache
+from ..errors import NODE_UNAVAILABLE, UNKNOWN_NETWORK, WRONG_CHAIN, CatalogError
+from ..rpc import RpcClient, RpcError
+from ..settings import ConfigError, NetworkSettings, redact_url
+from ..tokenlist import load_token_list
+from ..types import NetworkIdentifier
+from .chain import Chain, Header, hex_int
+from .currencies import Currencies
+
+log = logging.getLogger(__name__)
+
+
+class ChainIdMismatch(ConfigError):
+    pass
+
+
+def load_genesis_allocations(path: str) -> dict[str, int]:
+    """Balances from a geth-style genesis file (``{"alloc": {...}}``) or a bare alloc map."""
+    try:
+        raw = msgspec.json.decode(Path(path).read_bytes())
+    except (OSError, msgspec.DecodeError) as exc:
+        raise ConfigError(f"genesis_file {path!r}: {exc}") from None
+    alloc = raw.get("alloc", raw) if isinstance(raw, dict) else None
+    if not isinstance(alloc, dict):
+        raise ConfigError(f"genesis_file {path!r}: expected an object with 'alloc'")
+    balances: dict[str, int] = {}
+    for key, entry in alloc.items():
+        address = parse_address(key if key.startswith("0x") else "0x" + key)
+        balance = entry.get("balance") if isinstance(entry, dict) else None
+        if address is None or not isinstance(balance, str | int):
+            raise ConfigError(f"genesis_file {path!r}: bad allocation for {key!r}")
+        try:
+            value = int(balance, 0) if isinstance(balance, str) else balance
+        except ValueError:
+            raise ConfigError(f"genesis_file {path!r}: bad balance for {key!r}") from None
+        balances[address] = balances.get(address, 0) + value
+    return balances
+
+
+class NetworkEngine:
+    """Everything one network's services need; connection state is probed, not assumed."""
+
+    def __init__(self, settings: NetworkSettings) -> None:
+        self.settings = settings
+        self.label = redact_url(settings.rpc_url)
+        self.rpc = RpcClient(
+            settings.rpc_url,
+            name=self.label,
+            timeout=settings.rpc_timeout,
+            retries=settings.rpc_retries,
+            max_connections=settings.rpc_max_connections,
+        )
+        self.cache = ChainCache()
+        self.chain = Chain(self.rpc, self.cache, settings.trace_timeout)
+        self.chain_id: int | None = settings.chain_id
+        self.node_version: str | None = None
+        self.genesis: Header | None = None
+        self.connected = False
+        self.wrong_chain_id: int | None = None
+        self.last_error: str | None = None
+        self.currencies = Currencies(settings.native.symbol, settings.native.decimals, [])
+        self.genesis_allocations: dict[str, int] = (
+            load_genesis_allocations(settings.genesis_file) if settings.genesis_file else {}
+        )
+        if self.chain_id is not None:
+            self._load_tokens(self.chain_id)
+
+    def _load_tokens(self, chain_id: int) -> None:
+        tokens = (
+            load_token_list(self.settings.token_list, chain_id) if self.settings.token_list else []
+        )
+        self.currencies = Currencies(
+            self.settings.native.symbol, self.settings.native.decimals, tokens
+        )
+
+    @property
+    def identifier(self) -> NetworkIdentifier | None:
+        if self.chain_id is None:
+            return None
+        blockchain, network = self.settings.names(self.chain_id)
+        return NetworkIdentifier(blockchain=blockchain, network=network)
+
+    async def probe(self) -> None:
+        """Ask the node who it is; raises ChainIdMismatch or a retriable CatalogError."""
+        try:
+            chain_id_hex, version, genesis = await self.rpc.batch(
+                [
+                    ("eth_chainId", []),
+                    ("web3_clientVersion", []),
+                    ("eth_getBlockByNumber", ["0x0", False]),
+                ]
+            )
+        except CatalogError as exc:
+            self.connected = False
+            self.last_error = exc.error.message
+            raise
+        if isinstance(chain_id_hex, RpcError) or isinstance(genesis, RpcError) or genesis is None:
+            self.connected = False
+            self.last_error = "node did not answer eth_chainId / genesis block"
+            raise CatalogError(NODE_UNAVAILABLE, {"node": self.label, "reason": self.last_error})
+        chain_id = hex_int(chain_id_hex, "chain id")
+        if self.chain_id is None:
+            self.chain_id = chain_id
+            self._load_tokens(chain_id)
+        elif chain_id != self.chain_id:
+            self.connected = False
+            self.wrong_chain_id = chain_id
+            self.last_error = f"node chain id {chain_id}, configured {self.chain_id}"
+            raise ChainIdMismatch(
+                f"node {self.label} serves chain id {chain_id}, but the configuration says "
+                f"{self.chain_id}; fix chain_id or rpc_url"
+            )
+        self.wrong_chain_id = None
+        self.node_version = version if isinstance(version, str) else "unknown"
+        self.genesis = self.chain.remember(genesis)
+        self.connected = True
+        self.last_error = None
+
+    async def keep_connected(self, interval: float = 2.0, healthy_interval: float = 30.0) -> None:
+        """Background task: retry until the node answers, then re-check it now and then."""
+        while True:
+            try:
+                await self.probe()
+            except ChainIdMismatch as exc:
+                log.error("%s", exc)
+            except CatalogError as exc:
+                log.warning("node %s not reachable yet: %s", self.label, exc.error.message)
+            except Exception:  # never let the monitor die
+                log.exception("probing node %s failed", self.label)
+            await asyncio.sleep(healthy_interval if self.connected else interval)
+
+    def require_ready(self) -> None:
+        if self.wrong_chain_id is not None:
+            raise CatalogError(
+                WRONG_CHAIN,
+                {
+                    "node": self.label,
+                    "node_chain_id": self.wrong_chain_id,
+                    "configured": self.chain_id,
+                },
+            )
+        if not self.connected:
+            raise CatalogError(
+                NODE_UNAVAILABLE,
+                {"node": self.label, "reason": self.last_error or "not connected yet"},
+            )
+
+    async def close(self) -> None:
+        await self.rpc.close()
+
+
+def _network_key(identifier: NetworkIdentifier) -> tuple[str, str, str | None]:
+    sub = identifier.sub_network_identifier
+    return identifier.blockchain, identifier.network, None if sub is None else sub.network
+
+
+class Networks:
+    """The configured networks, looked up by network_identifier."""
+
+    def __init__(self, engines: list[NetworkEngine]) -> None:
+        self.engines = engines
+
+    def all(self) -> list[NetworkEngine]:
+        return list(self.engines)
+
+    def get(self, identifier: NetworkIdentifier, *, ready: bool = True) -> NetworkEngine:
+        key = _network_key(identifier)
+        for engine in self.engines:
+            own = engine.identifier
+            if own is not None and _network_key(own) == key:
+                if ready:
+                    engine.require_ready()
+                return engine
+        known: list[Any] = [
+            {"blockchain": e.identifier.blockchain, "network": e.identifier.network}
+            for e in self.engines
+            if e.identifier is not None
+        ]
+        raise CatalogError(
+            UNKNOWN_NETWORK,
+            {
+                "blockchain": identifier.blockchain[:64],
+                "network": identifier.network[:64],
+                "configured": known,
+            },
+        )

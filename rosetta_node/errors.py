@@ -1,0 +1,139 @@
+"""The one Rosetta error catalog.
+
+Every failure the node can return is a ``CatalogError`` raised with one of the entries below.
+Codes and messages never change for a given entry; request context goes in ``details``.
+``/network/options`` lists the whole catalog, so clients know every error up front.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorDef:
+    code: int
+    message: str
+    retriable: bool
+    description: str
+
+
+def _e(code: int, message: str, retriable: bool, description: str) -> ErrorDef:
+    return ErrorDef(code, message, retriable, description)
+
+
+# Request errors (client must change the request).
+MALFORMED_JSON = _e(1, "Request body is not valid JSON", False, "The body could not be parsed.")
+INVALID_REQUEST = _e(
+    2,
+    "Request does not match the schema",
+    False,
+    "A field is missing, has the wrong type or an invalid value; details name the field.",
+)
+UNKNOWN_NETWORK = _e(
+    3, "Network is not supported", False, "The network_identifier names no configured network."
+)
+INVALID_ADDRESS = _e(
+    4, "Invalid account address", False, "An address must be 20 bytes of 0x-prefixed hex."
+)
+BLOCK_NOT_FOUND = _e(5, "Block not found", False, "No block with this hash is on the node's chain.")
+BLOCK_MISMATCH = _e(
+    6,
+    "Block index and hash name different blocks",
+    False,
+    "Both index and hash were given, but the block with that hash has another index.",
+)
+INVALID_BLOCK_IDENTIFIER = _e(
+    7,
+    "Invalid block identifier",
+    False,
+    "A block index must be a non-negative integer and a hash 32 bytes of 0x-prefixed hex.",
+)
+UNKNOWN_CURRENCY = _e(
+    8,
+    "Currency is not supported",
+    False,
+    "The currency is neither the native currency nor an ERC-20 given by metadata.contractAddress.",
+)
+TRANSACTION_NOT_FOUND = _e(
+    9, "Transaction not found in block", False, "The block holds no transaction with this hash."
+)
+COINS_UNSUPPORTED = _e(
+    10,
+    "Coins are not supported on an account-based chain",
+    False,
+    "EVM chains keep balances per account; use /account/balance.",
+)
+CALL_METHOD_UNSUPPORTED = _e(
+    11, "Call method is not supported", False, "See allow.call_methods in /network/options."
+)
+INVALID_CALL_PARAMETERS = _e(
+    12, "Invalid call parameters", False, "The parameters do not fit the call method."
+)
+MEMPOOL_TX_NOT_FOUND = _e(
+    13, "Transaction not found in mempool", False, "The node's mempool holds no such transaction."
+)
+CALL_REVERTED = _e(
+    14,
+    "Call reverted or was rejected by the node",
+    False,
+    "The node executed the call and returned an error; details carry the node's answer.",
+)
+# Node trouble (retry later).
+NODE_UNAVAILABLE = _e(
+    20, "Node is unavailable", True, "The RPC node could not be reached or failed to answer."
+)
+NODE_TIMEOUT = _e(21, "Node timed out", True, "The RPC node did not answer in time.")
+NODE_ERROR = _e(
+    22,
+    "Node returned an unexpected answer",
+    True,
+    "The RPC node answered with an error or a malformed result.",
+)
+NODE_NOT_READY = _e(
+    23,
+    "Node is not ready",
+    True,
+    "The chain head has no real timestamp yet, or the node is still starting.",
+)
+WRONG_CHAIN = _e(
+    24,
+    "Node serves another chain than configured",
+    True,
+    "The RPC node's chain id differs from the configured chain id.",
+)
+BLOCK_NOT_YET_AVAILABLE = _e(
+    25,
+    "Block is not yet available",
+    True,
+    "The block index is above the node's current head.",
+)
+DATA_NOT_YET_AVAILABLE = _e(
+    26,
+    "Block data is not yet complete on the node",
+    True,
+    "Receipts or traces for this block are not yet served by the node.",
+)
+STATE_UNAVAILABLE = _e(
+    27,
+    "Historical state is not available on the node",
+    False,
+    "The node has pruned the state of this block; use an archive node.",
+)
+INTERNAL_ERROR = _e(30, "Internal error", True, "An unexpected error occurred; it has been logged.")
+
+CATALOG: tuple[ErrorDef, ...] = tuple(
+    v for v in list(globals().values()) if isinstance(v, ErrorDef)
+)
+assert len({e.code for e in CATALOG}) == len(CATALOG), "error codes must be unique"
+assert len({e.message for e in CATALOG}) == len(CATALOG), "error messages must be unique"
+
+
+class CatalogError(Exception):
+    """A failure that maps to one catalog entry, with optional per-request details."""
+
+    def __init__(self, error: ErrorDef, details: dict[str, Any] | None = None) -> None:
+        super().__init__(f"{error.message} ({error.code})" + (f": {details}" if details else ""))
+        self.error = error
+        self.details = details

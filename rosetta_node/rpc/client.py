@@ -1,0 +1,196 @@
+"""The JSON-RPC client: the only code in the project that talks to the node.
+
+One pooled aiohttp session per node; calls go out singly or as JSON-RPC batches. Transport
+failures (connection errors, timeouts, HTTP 5xx, unparseable bodies) are retried, because every
+method sent through here is a read and so safe to repeat; a JSON-RPC error object is the node's
+answer and is handed back to the caller, never retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import aiohttp
+import msgspec
+
+from ..errors import NODE_ERROR, NODE_TIMEOUT, NODE_UNAVAILABLE, CatalogError
+
+log = logging.getLogger(__name__)
+
+Call = tuple[str, Sequence[Any]]
+
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder().decode
+
+
+class RpcError(Exception):
+    """A JSON-RPC error object returned by the node for one call."""
+
+    def __init__(self, method: str, code: int, message: str, data: Any = None) -> None:
+        super().__init__(f"{method}: {code} {message}")
+        self.method = method
+        self.code = code
+        self.message = message
+        self.data = data
+
+
+class _Transient(Exception):
+    """A failure worth retrying; becomes a retriable catalog error when retries run out."""
+
+    def __init__(self, error: CatalogError) -> None:
+        self.error = error
+
+
+class RpcClient:
+    def __init__(
+        self,
+        url: str,
+        *,
+        name: str,
+        timeout: float = 10.0,
+        retries: int = 2,
+        max_connections: int = 32,
+        max_batch: int = 100,
+    ) -> None:
+        self.url = url
+        self.name = name  # a credential-free label for errors and logs
+        self.timeout = timeout
+        self.retries = retries
+        self.max_batch = max_batch
+        self._max_connections = max_connections
+        self._session: aiohttp.ClientSession | None = None
+        self._ids = itertools.count(1)
+        self.calls_by_method: dict[str, int] = {}
+        self.errors_by_method: dict[str, int] = {}
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(limit=self._max_connections, ttl_dns_cache=300)
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                headers={"Content-Type": "application/json"},
+                skip_auto_headers=("User-Agent",),
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def call(
+        self, method: str, params: Sequence[Any], *, timeout: float | None = None
+    ) -> Any:
+        """One call; raises RpcError for the node's error answer."""
+        (result,) = await self.batch([(method, params)], timeout=timeout)
+        if isinstance(result, RpcError):
+            raise result
+        return result
+
+    async def batch(
+        self, calls: Sequence[Call], *, timeout: float | None = None
+    ) -> list[Any | RpcError]:
+        """Results in call order; a failed element is an RpcError in its slot, not raised."""
+        if not calls:
+            return []
+        if len(calls) <= self.max_batch:
+            return await self._send_with_retries(calls, timeout or self.timeout)
+        chunks = [calls[i : i + self.max_batch] for i in range(0, len(calls), self.max_batch)]
+        parts = await asyncio.gather(
+            *(self._send_with_retries(chunk, timeout or self.timeout) for chunk in chunks)
+        )
+        return [result for part in parts for result in part]
+
+    async def _send_with_retries(self, calls: Sequence[Call], timeout: float) -> list[Any]:
+        for method, _ in calls:
+            self.calls_by_method[method] = self.calls_by_method.get(method, 0) + 1
+        attempt = 0
+        while True:
+            try:
+                return await self._send(calls, timeout)
+            except _Transient as exc:
+                if attempt >= self.retries:
+                    for method, _ in calls:
+                        self.errors_by_method[method] = self.errors_by_method.get(method, 0) + 1
+                    raise exc.error from None
+                attempt += 1
+                log.debug("retrying %s after %s", self.name, exc.error)
+                await asyncio.sleep(0.05 * 3**attempt)
+
+    async def _send(self, calls: Sequence[Call], timeout: float) -> list[Any]:
+        first_id = next(self._ids)
+        ids = [first_id] + [next(self._ids) for _ in calls[1:]]
+        single = len(calls) == 1
+        payload: Any = [
+            {"jsonrpc": "2.0", "id": i, "method": m, "params": list(p)}
+            for i, (m, p) in zip(ids, calls, strict=True)
+        ]
+        body = _encode(payload[0] if single else payload)
+        context = {"node": self.name, "method": calls[0][0] if single else "batch"}
+        try:
+            async with self._get_session().post(
+                self.url, data=body, timeout=aiohttp.ClientTimeout(total=timeout)
+            ) as response:
+                raw = await response.read()
+                status = response.status
+        except TimeoutError:
+            raise _Transient(
+                CatalogError(NODE_TIMEOUT, {**context, "timeout_s": timeout})
+            ) from None
+        except (aiohttp.ClientError, OSError) as exc:
+            raise _Transient(
+                CatalogError(NODE_UNAVAILABLE, {**context, "reason": type(exc).__name__})
+            ) from None
+        if status >= 500 or status == 429:
+            raise _Transient(CatalogError(NODE_UNAVAILABLE, {**context, "http_status": status}))
+        try:
+            decoded = _decode(raw)
+        except msgspec.DecodeError:
+            raise _Transient(
+                CatalogError(NODE_ERROR, {**context, "reason": f"invalid JSON (HTTP {status})"})
+            ) from None
+        if single and isinstance(decoded, dict):
+            decoded = [decoded]
+        if not isinstance(decoded, list):
+            raise _Transient(
+                CatalogError(
+                    NODE_ERROR, {**context, "reason": f"unexpected answer (HTTP {status})"}
+                )
+            )
+        by_id: dict[Any, Any] = {}
+        for item in decoded:
+            if isinstance(item, dict):
+                by_id[item.get("id")] = item
+        results: list[Any] = []
+        for i, (method, _) in zip(ids, calls, strict=True):
+            item = by_id.get(i)
+            if item is None:
+                if len(decoded) == 1 and isinstance(decoded[0], dict) and "error" in decoded[0]:
+                    item = decoded[0]  # a node that refuses the whole batch with one error
+                else:
+                    raise _Transient(
+                        CatalogError(NODE_ERROR, {**context, "reason": "answer missing for a call"})
+                    )
+            error = item.get("error")
+            if error is not None:
+                if not isinstance(error, dict):
+                    error = {"code": -32603, "message": str(error)}
+                results.append(
+                    RpcError(
+                        method,
+                        int(error.get("code", -32603)),
+                        str(error.get("message", "")),
+                        error.get("data"),
+                    )
+                )
+            elif "result" in item:
+                results.append(item["result"])
+            else:
+                raise _Transient(
+                    CatalogError(NODE_ERROR, {**context, "reason": "answer has no result"})
+                )
+        return results

@@ -1,0 +1,214 @@
+"""Configuration: a TOML file overlaid by environment variables (the environment wins).
+
+File layout::
+
+    [server]
+    host = "0.0.0.0"
+    port = 8080
+
+    [[networks]]
+    blockchain = "Ethereum"
+    network = "mainnet"
+    chain_id = 1
+    rpc_url = "http://geth:8545"
+    token_list = "tokens.json"        # Uniswap token-list JSON
+    genesis_file = "genesis.json"     # optional allocation file
+    [networks.native]
+    symbol = "ETH"
+    decimals = 18
+
+Environment: ``ROSETTA_NODE_CONFIG`` (file path), ``ROSETTA_NODE_HOST``/``_PORT``/``_LOG_LEVEL``;
+``ROSETTA_NODE_<KEY>`` for the first network (``RPC_URL``, ``CHAIN_ID``, ``BLOCKCHAIN``,
+``NETWORK``, ``TOKEN_LIST``, ``GENESIS_FILE``, ``NATIVE_SYMBOL``, ``NATIVE_DECIMALS``, ...) and
+``ROSETTA_NODE_NETWORKS_<i>_<KEY>`` for network ``i``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import msgspec
+
+ENV_PREFIX = "ROSETTA_NODE_"
+
+# Network names for well-known chain ids, used when a network is named from its chain id.
+KNOWN_CHAINS: dict[int, tuple[str, str]] = {
+    1: ("Ethereum", "mainnet"),
+    11155111: ("Ethereum", "sepolia"),
+    17000: ("Ethereum", "holesky"),
+    560048: ("Ethereum", "hoodi"),
+    10: ("Optimism", "mainnet"),
+    137: ("Polygon", "mainnet"),
+    8453: ("Base", "mainnet"),
+    42161: ("Arbitrum", "mainnet"),
+    31337: ("Ethereum", "devnet"),
+}
+
+
+class ConfigError(ValueError):
+    """A configuration problem; the message names the bad key."""
+
+
+class NativeCurrency(msgspec.Struct, forbid_unknown_fields=True):
+    symbol: str = "ETH"
+    decimals: int = 18
+
+
+class NetworkSettings(msgspec.Struct, forbid_unknown_fields=True):
+    rpc_url: str
+    chain_id: int | None = None
+    blockchain: str | None = None
+    network: str | None = None
+    native: NativeCurrency = msgspec.field(default_factory=NativeCurrency)
+    token_list: str | None = None
+    genesis_file: str | None = None
+    rpc_timeout: float = 10.0
+    rpc_retries: int = 2
+    rpc_max_connections: int = 32
+    trace_timeout: float = 60.0
+
+    def names(self, chain_id: int) -> tuple[str, str]:
+        """(blockchain, network) as configured, else from the chain id."""
+        blockchain, network = KNOWN_CHAINS.get(chain_id, ("Ethereum", f"chain-{chain_id}"))
+        return self.blockchain or blockchain, self.network or network
+
+
+class ServerSettings(msgspec.Struct, forbid_unknown_fields=True):
+    host: str = "127.0.0.1"
+    port: int = 8080
+    log_level: str = "info"
+    max_body_bytes: int = 1_000_000
+
+
+class Settings(msgspec.Struct, forbid_unknown_fields=True):
+    server: ServerSettings = msgspec.field(default_factory=ServerSettings)
+    networks: list[NetworkSettings] = msgspec.field(default_factory=list)
+
+
+_NETWORK_KEYS = set(NetworkSettings.__struct_fields__) - {"native"}
+_SERVER_KEYS = set(ServerSettings.__struct_fields__)
+
+
+def _set_network_key(net: dict[str, Any], key: str, value: str, where: str) -> None:
+    if key in ("native_symbol", "native_decimals"):
+        net.setdefault("native", {})[key.removeprefix("native_")] = value
+    elif key in _NETWORK_KEYS:
+        net[key] = value
+    else:
+        raise ConfigError(f"{where}: unknown setting {key.upper()!r}")
+
+
+def _overlay_env(raw: dict[str, Any], env: Mapping[str, str]) -> None:
+    networks: list[dict[str, Any]] = raw.setdefault("networks", [])
+    server: dict[str, Any] = raw.setdefault("server", {})
+    for name, value in sorted(env.items()):
+        if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "CONFIG":
+            continue
+        key = name.removeprefix(ENV_PREFIX).lower()
+        if key in _SERVER_KEYS:
+            server[key] = value
+        elif key.startswith("networks_"):
+            index_text, _, sub = key.removeprefix("networks_").partition("_")
+            if not index_text.isdigit() or not sub:
+                raise ConfigError(f"{name}: expected ROSETTA_NODE_NETWORKS_<index>_<KEY>")
+            index = int(index_text)
+            while len(networks) <= index:
+                networks.append({})
+            _set_network_key(networks[index], sub, value, name)
+        elif key in _NETWORK_KEYS or key.startswith("native_"):
+            if not networks:
+                networks.append({})
+            _set_network_key(networks[0], key, value, name)
+        else:
+            raise ConfigError(f"{name}: unknown setting")
+
+
+def load_settings(
+    path: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Read the file (if any), overlay the environment, then ``overrides`` (CLI flags)."""
+    env = os.environ if env is None else env
+    path = path or env.get(ENV_PREFIX + "CONFIG")
+    raw: dict[str, Any] = {}
+    base_dir = Path.cwd()
+    if path:
+        file = Path(path)
+        try:
+            raw = tomllib.loads(file.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"config file {str(file)!r} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {str(file)!r} is not valid TOML: {exc}") from None
+        base_dir = file.resolve().parent
+    _overlay_env(raw, env)
+    for key, value in (overrides or {}).items():
+        if value is None:
+            continue
+        if key in _SERVER_KEYS:
+            raw["server"][key] = value
+        else:
+            if not raw["networks"]:
+                raw["networks"].append({})
+            _set_network_key(raw["networks"][0], key, value, f"--{key.replace('_', '-')}")
+    try:
+        settings = msgspec.convert(raw, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"invalid configuration: {_readable(str(exc))}") from None
+    _check(settings, base_dir)
+    return settings
+
+
+def _readable(msg: str) -> str:
+    # msgspec says "... - at `$.networks[0].chain_id`"; name the key first.
+    text, sep, where = msg.rpartition(" - at ")
+    if not sep:
+        return msg
+    return f"{where.strip('`').removeprefix('$.')}: {text}"
+
+
+def _check(settings: Settings, base_dir: Path) -> None:
+    if not settings.networks:
+        raise ConfigError("networks: no network configured (give rpc_url, or --rpc-url)")
+    if not 0 < settings.server.port < 65536:
+        raise ConfigError(f"server.port: {settings.server.port} is not a TCP port")
+    for i, net in enumerate(settings.networks):
+        where = f"networks[{i}]"
+        parts = urlsplit(net.rpc_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"{where}.rpc_url: expected an http(s) URL")
+        if net.chain_id is not None and net.chain_id <= 0:
+            raise ConfigError(f"{where}.chain_id: must be a positive integer")
+        if not 0 <= net.native.decimals <= 77:
+            raise ConfigError(f"{where}.native.decimals: must be between 0 and 77")
+        if net.rpc_timeout <= 0:
+            raise ConfigError(f"{where}.rpc_timeout: must be positive")
+        if net.rpc_retries < 0:
+            raise ConfigError(f"{where}.rpc_retries: must not be negative")
+        for key in ("token_list", "genesis_file"):
+            value = getattr(net, key)
+            if value is None:
+                continue
+            file = Path(value) if Path(value).is_absolute() else base_dir / value
+            if not file.is_file():
+                raise ConfigError(f"{where}.{key}: file {str(file)!r} does not exist")
+            setattr(net, key, str(file))
+    named = [(n.blockchain, n.network) for n in settings.networks if n.network]
+    if len(named) != len(set(named)):
+        raise ConfigError("networks: two networks have the same blockchain and network names")
+
+
+def redact_url(url: str) -> str:
+    """An RPC URL fit for logs and error bodies: no credentials, no query, no path tokens."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    path = "/..." if parts.path not in ("", "/") else parts.path
+    return urlunsplit((parts.scheme, host, path, "", ""))
