@@ -35,6 +35,12 @@ def decode(decoder: msgspec.json.Decoder[T], body: bytes) -> T:
     try:
         return decoder.decode(body)
     except msgspec.ValidationError as exc:
+        # The typed decoder stops at the first wrong type, even in a body that is not JSON
+        # at all; tell the two apart on this (rare) path only.
+        try:
+            msgspec.json.decode(body)
+        except msgspec.DecodeError as syntax:
+            raise CatalogError(MALFORMED_JSON, {"reason": str(syntax)[:300]}) from None
         raise CatalogError(INVALID_REQUEST, {"reason": str(exc)[:500]}) from None
     except msgspec.DecodeError as exc:
         raise CatalogError(MALFORMED_JSON, {"reason": str(exc)[:300]}) from None

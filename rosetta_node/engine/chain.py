@@ -101,9 +101,16 @@ def check_hash(value: str) -> str:
     return value.lower()
 
 
+MAX_INDEX = 2**63 - 1  # Rosetta indexes are int64
+
+
 def check_index(value: int) -> int:
     if value < 0:
         raise CatalogError(INVALID_BLOCK_IDENTIFIER, {"index": value, "reason": "negative"})
+    if value > MAX_INDEX:
+        raise CatalogError(
+            INVALID_BLOCK_IDENTIFIER, {"index": str(value)[:40], "reason": "above 2^63-1"}
+        )
     return value
 
 

@@ -1,0 +1,214 @@
+"""Shared fixtures: a real anvil, a workload on it, and our node serving it as a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from rosetta_node.devnet import Anvil, free_port
+from tests.spec_check import validate_response
+from tests.workload import WorkloadResult, run_workload, write_token_list
+
+ROOT = Path(__file__).resolve().parent.parent
+CHAIN_ID = 31337
+NETWORK = {"blockchain": "Ethereum", "network": "devnet"}
+
+
+class JsonRpc:
+    """Direct JSON-RPC to anvil: the source of truth the tests compare against."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.session = requests.Session()
+
+    def __call__(self, method: str, *params: Any) -> Any:
+        (result,) = self.batch([(method, list(params))])
+        return result
+
+    def batch(self, calls: Sequence[tuple[str, list[Any]]]) -> list[Any]:
+        results: list[Any] = []
+        for start in range(0, len(calls), 500):
+            chunk = calls[start : start + 500]
+            payload = [
+                {"jsonrpc": "2.0", "id": i, "method": m, "params": p}
+                for i, (m, p) in enumerate(chunk)
+            ]
+            answer = self.session.post(self.url, json=payload, timeout=60).json()
+            by_id = {item["id"]: item for item in answer}
+            for i in range(len(chunk)):
+                item = by_id[i]
+                if "error" in item:
+                    raise RuntimeError(f"{chunk[i][0]}: {item['error']}")
+                results.append(item["result"])
+        return results
+
+    def balance(self, address: str, block: int | str) -> int:
+        tag = hex(block) if isinstance(block, int) else block
+        return int(self("eth_getBalance", address, tag), 16)
+
+    def token_balance(self, token: str, address: str, block: int | str) -> int:
+        tag = hex(block) if isinstance(block, int) else block
+        data = "0x70a08231" + address[2:].lower().rjust(64, "0")
+        result = self("eth_call", {"to": token, "data": data}, tag)
+        return 0 if result == "0x" else int(result, 16)
+
+
+@dataclass
+class Response:
+    status: int
+    body: Any
+
+
+class RosettaClient:
+    """Posts to our node and checks every answer against specs/ and the advertised errors."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.session = requests.Session()
+        self._catalog: dict[int, dict[str, Any]] | None = None
+
+    def raw(self, path: str, data: bytes | str, headers: dict[str, str] | None = None) -> Response:
+        answer = self.session.post(self.url + path, data=data, headers=headers, timeout=120)
+        body = answer.json()
+        self._check(path, answer.status_code, body)
+        return Response(answer.status_code, body)
+
+    def post(self, path: str, body: Any) -> Response:
+        return self.raw(path, json.dumps(body), {"Content-Type": "application/json"})
+
+    def ok(self, path: str, body: Any) -> Any:
+        answer = self.post(path, body)
+        assert answer.status == 200, f"{path} failed: {answer.body}"
+        return answer.body
+
+    def error(self, path: str, body: Any, code: int) -> dict[str, Any]:
+        answer = self.post(path, body)
+        assert answer.status == 500, f"{path} expected error {code}, got {answer.body}"
+        assert answer.body["code"] == code, f"{path} expected error {code}, got {answer.body}"
+        return answer.body  # type: ignore[no-any-return]
+
+    def catalog(self) -> dict[int, dict[str, Any]]:
+        if self._catalog is None:
+            options = self.session.post(
+                self.url + "/network/options", json={"network_identifier": NETWORK}, timeout=30
+            ).json()
+            self._catalog = {e["code"]: e for e in options["allow"]["errors"]}
+        return self._catalog
+
+    def _check(self, path: str, status: int, body: Any) -> None:
+        validate_response(path, status, body)
+        if status != 200:
+            advertised = self.catalog().get(body["code"])
+            assert advertised is not None, f"error {body['code']} not in /network/options"
+            for key in ("message", "retriable"):
+                assert advertised[key] == body[key], f"error {body['code']} {key} differs"
+
+
+def wait_for_node(url: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"node exited with {process.returncode}")
+        try:
+            answer = requests.post(url + "/network/list", json={}, timeout=2)
+            if answer.status_code == 200 and answer.json()["network_identifiers"]:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("node did not come up in time")
+
+
+class NodeProcess:
+    """`python -m rosetta_node serve ...` on a free port, stopped by pid."""
+
+    def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = Path(tempfile.mkstemp(prefix="rosetta-node-", suffix=".log")[1])
+        self.log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "rosetta_node", "serve", "--port", str(self.port), *args],
+            cwd=ROOT,
+            env={**os.environ, **(env or {})},
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def output(self) -> str:
+        self.log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def wait(self) -> None:
+        wait_for_node(self.url, self.process)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+        self.log_path.unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="session")
+def anvil() -> Iterator[Anvil]:
+    node = Anvil()
+    node.start()
+    yield node
+    node.stop()
+
+
+@pytest.fixture(scope="session")
+def rpc(anvil: Anvil) -> JsonRpc:
+    return JsonRpc(anvil.url)
+
+
+@dataclass
+class Devnet:
+    workload: WorkloadResult
+    token_list: Path
+    tracked: list[Any]  # tokens in the token list
+    untracked: Any  # a deployed token deliberately left out of the list
+
+
+@pytest.fixture(scope="session")
+def devnet(anvil: Anvil, tmp_path_factory: pytest.TempPathFactory) -> Devnet:
+    result = run_workload(anvil.url, min_blocks=220)
+    tracked, untracked = result.tokens[:-1], result.tokens[-1]
+    token_list = tmp_path_factory.mktemp("devnet") / "tokens.json"
+    write_token_list(token_list, tracked, CHAIN_ID)
+    return Devnet(result, token_list, tracked, untracked)
+
+
+@pytest.fixture(scope="session")
+def node(anvil: Anvil, devnet: Devnet) -> Iterator[RosettaClient]:
+    process = NodeProcess(
+        [
+            "--rpc-url",
+            anvil.url,
+            "--chain-id",
+            str(CHAIN_ID),
+            "--token-list",
+            str(devnet.token_list),
+        ]
+    )
+    try:
+        process.wait()
+        yield RosettaClient(process.url)
+    finally:
+        process.stop()
