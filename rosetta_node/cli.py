@@ -112,10 +112,8 @@ def serve(args: argparse.Namespace) -> int:
         devnet = Anvil()
         devnet.start()
         rpc_url = devnet.url
-        print(
-            f"started anvil devnet at {devnet.url} (pid {devnet.process.pid if devnet.process else '?'})",
-            flush=True,
-        )
+        pid = devnet.process.pid if devnet.process else "?"
+        print(f"started anvil devnet at {devnet.url} (pid {pid})", flush=True)
     try:
         settings = _settings(args, rpc_url)
         logging.basicConfig(
