@@ -69,9 +69,10 @@ class NetworkService:
         )
 
     def options(self, request: NetworkRequest) -> NetworkOptionsResponse:
-        engine = self.networks.get(request.network_identifier)
-        assert engine.genesis is not None
-        start_index = 1 if engine.genesis.timestamp < MIN_TIMESTAMP_S else None
+        # Served while the node is still unreachable: clients need the error catalog then most.
+        engine = self.networks.get(request.network_identifier, ready=False)
+        genesis = engine.genesis
+        start_index = 1 if genesis is not None and genesis.timestamp < MIN_TIMESTAMP_S else None
         return NetworkOptionsResponse(
             version=Version(
                 rosetta_version=ROSETTA_VERSION,
