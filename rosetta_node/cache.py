@@ -6,9 +6,7 @@ a reorg just makes them unreachable. Only the head is cached by time, and briefl
 
 from __future__ import annotations
 
-from typing import Any
-
-from cachetools import LRUCache, TTLCache
+from .metrics import CountingLRU, CountingTTL
 
 
 class ChainCache:
@@ -20,8 +18,8 @@ class ChainCache:
         balances: int = 200_000,
         head_ttl: float = 0.25,
     ) -> None:
-        self.headers: LRUCache[str, Any] = LRUCache(maxsize=headers)
-        self.blocks: LRUCache[str, Any] = LRUCache(maxsize=blocks)
+        self.headers = CountingLRU("headers", headers)
+        self.blocks = CountingLRU("blocks", blocks)
         # (block hash, address, currency key) -> atomic units
-        self.balances: LRUCache[tuple[str, str, str], int] = LRUCache(maxsize=balances)
-        self.head: TTLCache[str, Any] = TTLCache(maxsize=1, ttl=head_ttl)
+        self.balances = CountingLRU("balances", balances)
+        self.head = CountingTTL("head", 1, head_ttl)

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from . import __version__
 from .errors import CatalogError
+from .logs import setup_logging
 from .settings import ConfigError, Settings, load_settings
 
 log = logging.getLogger("rosetta_node")
@@ -116,9 +117,9 @@ def serve(args: argparse.Namespace) -> int:
         print(f"started anvil devnet at {devnet.url} (pid {pid})", flush=True)
     try:
         settings = _settings(args, rpc_url)
-        logging.basicConfig(
-            level=settings.server.log_level.upper(),
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        fmt = settings.server.log_format
+        setup_logging(
+            settings.server.log_level, json_lines=None if fmt == "auto" else fmt == "json"
         )
         asyncio.run(_preflight(settings))
         engine = Engine(settings)
@@ -131,6 +132,7 @@ def serve(args: argparse.Namespace) -> int:
             host=settings.server.host,
             port=settings.server.port,
             log_level=settings.server.log_level,
+            log_config=None,  # keep our handlers: JSON lines, request ids, no secrets
             access_log=False,
         )
     except ConfigError as exc:

@@ -83,6 +83,8 @@ class ServerSettings(msgspec.Struct, forbid_unknown_fields=True):
     port: int = 8080
     log_level: str = "info"
     max_body_bytes: int = 1_000_000
+    ready_max_head_age: float = 120.0  # /readyz: a syncing node's head must be this fresh
+    log_format: str = "auto"  # auto (JSON unless on a terminal), json, text
 
 
 class Settings(msgspec.Struct, forbid_unknown_fields=True):

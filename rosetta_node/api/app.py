@@ -1,4 +1,4 @@
-"""The ASGI application: Rosetta routes over one Engine."""
+"""The ASGI application: Rosetta routes and operator routes over one Engine."""
 
 from __future__ import annotations
 
@@ -6,16 +6,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.middleware import Middleware
 
 from ..engine import Engine
+from .ops import RequestMiddleware, ops_routes
 from .rosetta import rosetta_routes
-
-
-async def healthz(request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
 
 
 def create_app(engine: Engine) -> Starlette:
@@ -27,9 +22,11 @@ def create_app(engine: Engine) -> Starlette:
         finally:
             await engine.stop()
 
+    routes = [*rosetta_routes(engine), *ops_routes()]
     app = Starlette(
-        routes=[*rosetta_routes(engine), Route("/healthz", healthz, methods=["GET"])],
+        routes=routes,
         lifespan=lifespan,
+        middleware=[Middleware(RequestMiddleware, routes={r.path for r in routes})],
     )
     app.state.engine = engine
     app.state.max_body_bytes = engine.settings.server.max_body_bytes

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +13,12 @@ import msgspec
 from ..addresses import parse_address
 from ..cache import ChainCache
 from ..errors import NODE_UNAVAILABLE, UNKNOWN_NETWORK, WRONG_CHAIN, CatalogError
+from ..metrics import HEAD, NODE_UP
 from ..rpc import RpcClient, RpcError
 from ..settings import ConfigError, NetworkSettings, redact_url
 from ..tokenlist import load_token_list
 from ..types import NetworkIdentifier
-from .chain import Chain, Header, hex_int
+from .chain import Chain, Header, hex_int, parse_header
 from .currencies import Currencies
 
 log = logging.getLogger(__name__)
@@ -105,6 +107,7 @@ class NetworkEngine:
         except CatalogError as exc:
             self.connected = False
             self.last_error = exc.error.message
+            NODE_UP.labels(self.name).set(0)
             raise
         if isinstance(chain_id_hex, RpcError) or isinstance(genesis, RpcError) or genesis is None:
             self.connected = False
@@ -126,6 +129,7 @@ class NetworkEngine:
         self.node_version = version if isinstance(version, str) else "unknown"
         self.genesis = self.chain.remember(genesis)
         self.connected = True
+        NODE_UP.labels(self.name).set(1)
         self.last_error = None
 
     async def keep_connected(self, interval: float = 2.0, healthy_interval: float = 30.0) -> None:
@@ -140,6 +144,41 @@ class NetworkEngine:
             except Exception:  # never let the monitor die
                 log.exception("probing node %s failed", self.label)
             await asyncio.sleep(healthy_interval if self.connected else interval)
+
+    async def readiness(self, max_head_age: float) -> list[str]:
+        """Live check for /readyz: what is wrong with this network now (empty when ready)."""
+        try:
+            chain_id, syncing, head = await self.rpc.batch(
+                [
+                    ("eth_chainId", []),
+                    ("eth_syncing", []),
+                    ("eth_getBlockByNumber", ["latest", False]),
+                ],
+                timeout=min(self.settings.rpc_timeout, 5.0),
+            )
+        except CatalogError as exc:
+            return [f"node {self.label} unreachable: {exc.error.message}"]
+        problems: list[str] = []
+        if isinstance(chain_id, RpcError) or isinstance(head, RpcError) or head is None:
+            return [f"node {self.label} did not answer eth_chainId / latest block"]
+        if self.chain_id is not None and hex_int(chain_id, "chain id") != self.chain_id:
+            problems.append(
+                f"node {self.label} serves chain id {hex_int(chain_id, 'chain id')}, "
+                f"configured {self.chain_id}"
+            )
+        header = parse_header(head)
+        HEAD.labels(self.name).set(header.number)
+        age = time.time() - header.timestamp
+        if syncing not in (False, None) and age > max_head_age:
+            problems.append(f"node {self.label} is syncing; head is {int(age)} s old")
+        if not self.connected and not problems:
+            problems.append(f"node {self.label} reachable, not yet probed")
+        return problems
+
+    @property
+    def name(self) -> str:
+        ident = self.identifier
+        return f"{ident.blockchain}/{ident.network}" if ident else self.label
 
     def require_ready(self) -> None:
         if self.wrong_chain_id is not None:

@@ -18,6 +18,7 @@ import aiohttp
 import msgspec
 
 from ..errors import NODE_ERROR, NODE_TIMEOUT, NODE_UNAVAILABLE, CatalogError
+from ..metrics import RPC_CALLS, RPC_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +65,6 @@ class RpcClient:
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
         self._ids = itertools.count(1)
-        self.calls_by_method: dict[str, int] = {}
-        self.errors_by_method: dict[str, int] = {}
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -107,7 +106,7 @@ class RpcClient:
 
     async def _send_with_retries(self, calls: Sequence[Call], timeout: float) -> list[Any]:
         for method, _ in calls:
-            self.calls_by_method[method] = self.calls_by_method.get(method, 0) + 1
+            RPC_CALLS.labels(method).inc()
         attempt = 0
         while True:
             try:
@@ -115,7 +114,7 @@ class RpcClient:
             except _Transient as exc:
                 if attempt >= self.retries:
                     for method, _ in calls:
-                        self.errors_by_method[method] = self.errors_by_method.get(method, 0) + 1
+                        RPC_ERRORS.labels(method, "transport").inc()
                     raise exc.error from None
                 attempt += 1
                 log.debug("retrying %s after %s", self.name, exc.error)
@@ -177,6 +176,7 @@ class RpcClient:
                     )
             error = item.get("error")
             if error is not None:
+                RPC_ERRORS.labels(method, "node").inc()
                 if not isinstance(error, dict):
                     error = {"code": -32603, "message": str(error)}
                 results.append(
