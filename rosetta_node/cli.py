@@ -47,6 +47,21 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="install (once) and start a local anvil devnet and serve it; stops it on exit",
     )
+    check = commands.add_parser(
+        "check-config",
+        help="validate the configuration and probe every node",
+        description=(
+            "Validate the configuration (file, environment, flags as for serve) and probe each "
+            "network's node: reachability, chain id, head block, client version. Exit status 0 "
+            "when every network is fine, 1 when a node has a problem, 2 for a bad configuration."
+        ),
+    )
+    check.add_argument("--config", metavar="FILE", help="TOML configuration file")
+    check.add_argument("--rpc-url", metavar="URL", help="JSON-RPC URL of the node (one network)")
+    check.add_argument("--chain-id", type=int, metavar="N", help="expected chain id of the node")
+    check.add_argument("--token-list", metavar="FILE", help="Uniswap token-list JSON to track")
+    check.add_argument("--genesis-file", metavar="FILE", help="genesis allocations (geth JSON)")
+    check.set_defaults(host=None, port=None, log_level=None)
     return parser
 
 
@@ -144,8 +159,62 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _probe_all(settings: Settings) -> list[list[str]]:
+    from .engine.node import ChainIdMismatch, NetworkEngine
+
+    rows = []
+    for net in settings.networks:
+        engine = NetworkEngine(net)
+        status, head, version = "ok", "-", "-"
+        try:
+            await engine.probe()
+            problems = await engine.readiness(settings.server.ready_max_head_age)
+            head = str((await engine.chain.head()).number)
+            version = engine.node_version or "-"
+            if problems:
+                status = "; ".join(problems)
+        except ChainIdMismatch as exc:
+            status = str(exc)
+        except CatalogError as exc:
+            status = f"unreachable: {exc.error.message}"
+        finally:
+            await engine.close()
+        rows.append(
+            [
+                engine.name,
+                engine.label,
+                str(engine.chain_id or "?"),
+                head,
+                version,
+                str(len(engine.currencies.tokens)),
+                status,
+            ]
+        )
+    return rows
+
+
+def check_config(args: argparse.Namespace) -> int:
+    try:
+        settings = _settings(args, args.rpc_url)
+    except ConfigError as exc:
+        print(f"rosetta-node: {exc}", file=sys.stderr)
+        return 2
+    try:
+        rows = asyncio.run(_probe_all(settings))
+    except ConfigError as exc:  # a token list or genesis file that does not parse
+        print(f"rosetta-node: {exc}", file=sys.stderr)
+        return 2
+    header = ["network", "rpc", "chain id", "head", "client", "tokens", "status"]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, ["-" * w for w in widths], *rows]:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    return 0 if all(r[-1] == "ok" for r in rows) else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
         return serve(args)
+    if args.command == "check-config":
+        return check_config(args)
     return 2
