@@ -20,6 +20,6 @@ class ChainCache:
     ) -> None:
         self.headers = CountingLRU("headers", headers)
         self.blocks = CountingLRU("blocks", blocks)
-        # (block hash, address, currency key) -> atomic units
+        # (block hash, address) -> {currency key or "nonce": atomic units}
         self.balances = CountingLRU("balances", balances)
         self.head = CountingTTL("head", 1, head_ttl)

@@ -93,6 +93,8 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True):
 
 
 _NETWORK_KEYS = set(NetworkSettings.__struct_fields__) - {"native"}
+# Variables with our prefix that are not settings of a running node.
+_NOT_SETTINGS = {ENV_PREFIX + "CONFIG", ENV_PREFIX + "TOOLS_DIR"}
 _SERVER_KEYS = set(ServerSettings.__struct_fields__)
 
 
@@ -109,7 +111,7 @@ def _overlay_env(raw: dict[str, Any], env: Mapping[str, str]) -> None:
     networks: list[dict[str, Any]] = raw.setdefault("networks", [])
     server: dict[str, Any] = raw.setdefault("server", {})
     for name, value in sorted(env.items()):
-        if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "CONFIG":
+        if not name.startswith(ENV_PREFIX) or name in _NOT_SETTINGS:
             continue
         key = name.removeprefix(ENV_PREFIX).lower()
         if key in _SERVER_KEYS:

@@ -43,6 +43,7 @@ decimals = 9
         "ROSETTA_NODE_PORT": "9100",
         "ROSETTA_NODE_NETWORK": "env-net",
         "ROSETTA_NODE_NETWORKS_0_RPC_TIMEOUT": "3.5",
+        "ROSETTA_NODE_TOOLS_DIR": "/elsewhere",  # not a setting: ignored
     }
     settings = load_settings(config, env=env)
     assert settings.server.port == 9100

@@ -21,16 +21,11 @@ from ..types import (
     Amount,
 )
 from .chain import Header, hex_int, state_error
-from .currencies import NATIVE, Resolved
+from .currencies import NATIVE
 from .node import NetworkEngine, Networks
 
 BALANCE_OF = "0x70a08231"  # balanceOf(address)
 _NONCE = "nonce"
-
-
-def balance_of_call(token: str, account: str, header: Header) -> Call:
-    data = BALANCE_OF + "0" * 24 + account[2:].lower()
-    return ("eth_call", [{"to": token, "data": data}, header.pin()])
 
 
 def account_address(account: AccountIdentifier) -> str:
@@ -42,19 +37,22 @@ def account_address(account: AccountIdentifier) -> str:
     return address
 
 
-def _decode_word(result: Any, resolved: Resolved, header: Header) -> int:
-    if result == "0x":  # no contract at this block yet: nothing held
+def _decode_word(result: Any, contract: str, header: Header) -> int:
+    if isinstance(result, str) and len(result) == 66:
+        try:
+            return int(result, 16)
+        except ValueError:
+            pass
+    elif result == "0x":  # no contract at this block yet: nothing held
         return 0
-    if not isinstance(result, str) or len(result) != 66:
-        raise CatalogError(
-            UNKNOWN_CURRENCY,
-            {
-                "contractAddress": resolved.key,
-                "block": header.number,
-                "reason": "balanceOf did not return one uint256",
-            },
-        )
-    return int(result, 16)
+    raise CatalogError(
+        UNKNOWN_CURRENCY,
+        {
+            "contractAddress": contract,
+            "block": header.number,
+            "reason": "balanceOf did not return one uint256",
+        },
+    )
 
 
 class AccountService:
@@ -79,27 +77,29 @@ class AccountService:
     async def balances_at(
         self, engine: NetworkEngine, header: Header, address: str, keys: list[str]
     ) -> dict[str, int]:
-        """Balances (and the nonce) of one account at one block hash, in one batch."""
+        """Balances (and the nonce) of one account at one block hash, in one batch.
+
+        One cache entry per (block hash, account), holding every currency read so far: one
+        lookup per request instead of one per currency.
+        """
         cache = engine.cache.balances
-        values: dict[str, int] = {}
-        missing: list[str] = []
-        for key in dict.fromkeys([*keys, _NONCE]):
-            cached = cache.get((header.hash, address, key))
-            if cached is None:
-                missing.append(key)
-            else:
-                values[key] = cached
+        entry = (header.hash, address)
+        known: dict[str, int] = cache.get(entry) or {}
+        missing = [key for key in dict.fromkeys([*keys, _NONCE]) if key not in known]
         if not missing:
-            return values
+            return known
+        pin = header.pin()
+        word = "0" * 24 + address[2:].lower()
         calls: list[Call] = []
         for key in missing:
             if key == NATIVE:
-                calls.append(("eth_getBalance", [address, header.pin()]))
+                calls.append(("eth_getBalance", [address, pin]))
             elif key == _NONCE:
-                calls.append(("eth_getTransactionCount", [address, header.pin()]))
+                calls.append(("eth_getTransactionCount", [address, pin]))
             else:
-                calls.append(balance_of_call(key, address, header))
+                calls.append(("eth_call", [{"to": key, "data": BALANCE_OF + word}, pin]))
         results = await engine.rpc.batch(calls)
+        values = dict(known)  # a new dict: a concurrent reader may hold the cached one
         for key, result in zip(missing, results, strict=True):
             if isinstance(result, RpcError):
                 if key not in (NATIVE, _NONCE) and "revert" in result.message.lower():
@@ -111,11 +111,11 @@ class AccountService:
             if key in (NATIVE, _NONCE):
                 value = hex_int(result, "balance")
             else:
-                value = _decode_word(result, Resolved(key, engine.currencies.native), header)
+                value = _decode_word(result, key, header)
             if value < 0:
                 raise CatalogError(NODE_ERROR, {"reason": "negative balance"})
-            cache[(header.hash, address, key)] = value
             values[key] = value
+        cache[entry] = values
         return values
 
     def coins(self, request: AccountCoinsRequest) -> None:

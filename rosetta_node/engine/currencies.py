@@ -30,6 +30,7 @@ def token_currency(address: str, symbol: str, decimals: int) -> Currency:
 class Currencies:
     def __init__(self, native_symbol: str, native_decimals: int, tokens: Sequence[Token]) -> None:
         self.native = Currency(symbol=native_symbol, decimals=native_decimals)
+        self._memo: dict[tuple[object, ...], Resolved] = {}
         self.tokens: dict[str, Currency] = {
             t.address: token_currency(t.address, t.symbol, t.decimals) for t in tokens
         }
@@ -41,7 +42,27 @@ class Currencies:
         ]
 
     def resolve(self, currency: Currency) -> Resolved:
-        """Map a requested currency to its key and the Currency object we answer with."""
+        """Map a requested currency to its key and the Currency object we answer with.
+
+        Memoized on what the answer depends on: clients send the same currencies every time.
+        """
+        metadata = currency.metadata or {}
+        memo_key = (
+            currency.symbol,
+            currency.decimals,
+            metadata.get("contractAddress", metadata.get("contract_address")),
+        )
+        try:
+            hit = self._memo.get(memo_key)
+        except TypeError:  # an unhashable contractAddress: let _resolve reject it
+            return self._resolve(currency)
+        if hit is None:
+            hit = self._resolve(currency)  # raises for a bad currency: nothing is memoized
+            if len(self._memo) < 10_000:
+                self._memo[memo_key] = hit
+        return hit
+
+    def _resolve(self, currency: Currency) -> Resolved:
         metadata = currency.metadata or {}
         contract = metadata.get("contractAddress", metadata.get("contract_address"))
         if contract is None:

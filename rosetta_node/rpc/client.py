@@ -105,8 +105,11 @@ class RpcClient:
         return [result for part in parts for result in part]
 
     async def _send_with_retries(self, calls: Sequence[Call], timeout: float) -> list[Any]:
+        counts: dict[str, int] = {}
         for method, _ in calls:
-            RPC_CALLS.labels(method).inc()
+            counts[method] = counts.get(method, 0) + 1
+        for method, n in counts.items():  # one labels() per method, not per call
+            RPC_CALLS.labels(method).inc(n)
         attempt = 0
         while True:
             try:
