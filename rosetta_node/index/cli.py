@@ -1,0 +1,179 @@
+"""``python -m rosetta_node.index`` (and, wired into the main CLI, ``rosetta-node index``).
+
+Backfills the Transfer-log index of the first configured network into a SQLite file, then
+exits, or with ``--follow`` keeps following the head until SIGINT/SIGTERM. Restartable at any
+moment: it resumes after the last committed block.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from ..errors import CatalogError
+from ..rpc import RpcClient, RpcError
+from ..settings import ConfigError, NetworkSettings, load_settings, redact_url
+from .follower import Indexer, IndexerError
+from .progress import ProgressBar
+from .store import DEFAULT_RETENTION, IndexStoreError, SqliteStore
+
+log = logging.getLogger("rosetta_node.index")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of the index command (shared by ``rosetta-node index``)."""
+    parser.add_argument("--config", metavar="FILE", help="TOML configuration file")
+    parser.add_argument("--rpc-url", metavar="URL", help="JSON-RPC URL of the node")
+    parser.add_argument("--chain-id", type=int, metavar="N", help="expected chain id")
+    parser.add_argument("--db", metavar="FILE", help="SQLite index file (settings: index_db)")
+    parser.add_argument(
+        "--start-block", type=int, metavar="N", help="first block to index (index_start_block)"
+    )
+    parser.add_argument("--to-block", type=int, metavar="N", help="stop after this block")
+    parser.add_argument(
+        "--confirmations",
+        type=int,
+        metavar="N",
+        help="stay N blocks behind the head (index_confirmations; default 0)",
+    )
+    parser.add_argument("--follow", action="store_true", help="keep following the head")
+    parser.add_argument("--poll-interval", type=float, default=1.0, metavar="S")
+    parser.add_argument("--initial-range", type=int, default=100, metavar="BLOCKS")
+    parser.add_argument("--max-range", type=int, default=10_000, metavar="BLOCKS")
+    parser.add_argument(
+        "--target-logs", type=int, default=10_000, help="grow ranges while they return fewer"
+    )
+    parser.add_argument("--concurrency", type=int, default=4, help="ranges fetched at once")
+    parser.add_argument("--log-timeout", type=float, default=30.0, metavar="S")
+    parser.add_argument(
+        "--retention",
+        type=int,
+        default=DEFAULT_RETENTION,
+        metavar="BLOCKS",
+        help="deepest reorg the index can undo",
+    )
+    parser.add_argument(
+        "--bulk",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="drop the query indexes during the backfill and build them at its end "
+        "(default: when more than 100,000 blocks are left)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+
+
+def _network(args: argparse.Namespace) -> NetworkSettings:
+    settings = load_settings(
+        args.config, overrides={"rpc_url": args.rpc_url, "chain_id": args.chain_id}
+    )
+    return settings.networks[0]
+
+
+def _setting(net: NetworkSettings, flag: Any, key: str, default: Any) -> Any:
+    # index_* keys live in NetworkSettings once the settings hook is applied; flags win.
+    if flag is not None:
+        return flag
+    value = getattr(net, key, None)
+    return default if value is None else value
+
+
+async def _run(args: argparse.Namespace, net: NetworkSettings) -> int:
+    db = _setting(net, args.db, "index_db", None)
+    if not db:
+        raise ConfigError("index: no database file (give --db, or index_db in the settings)")
+    start_block = int(_setting(net, args.start_block, "index_start_block", 0))
+    confirmations = int(_setting(net, args.confirmations, "index_confirmations", 0))
+    label = redact_url(net.rpc_url)
+    rpc = RpcClient(
+        net.rpc_url,
+        name=label,
+        timeout=net.rpc_timeout,
+        retries=net.rpc_retries,
+        max_connections=net.rpc_max_connections,
+    )
+    store: SqliteStore | None = None
+    try:
+        chain_id = await _chain_id(rpc, net)
+        blockchain, network = net.names(chain_id)
+        store = SqliteStore(db, network=f"{blockchain}/{network}", retention=args.retention)
+        indexer = Indexer(
+            rpc,
+            store,
+            start_block,
+            confirmations,
+            initial_range=args.initial_range,
+            max_range=args.max_range,
+            target_logs=args.target_logs,
+            log_timeout=args.log_timeout,
+            concurrency=args.concurrency,
+        )
+        bar = None if args.quiet else ProgressBar(sys.stderr)
+        try:
+            if args.follow:
+                stop = asyncio.Event()
+                loop = asyncio.get_running_loop()
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    with contextlib.suppress(NotImplementedError):
+                        loop.add_signal_handler(sig, stop.set)
+                await indexer.follow(args.poll_interval, stop, bar)
+            else:
+                await indexer.backfill(args.to_block, bar, bulk=args.bulk)
+        finally:
+            if bar is not None:
+                bar.close()
+        cursor = await store.cursor()
+        if cursor is not None:
+            print(f"indexed {blockchain}/{network} up to block {cursor.number} ({cursor.hash})")
+        return 0
+    finally:
+        if store is not None:
+            await store.close()
+        await rpc.close()
+
+
+async def _chain_id(rpc: RpcClient, net: NetworkSettings) -> int:
+    try:
+        answer = await rpc.call("eth_chainId", [])
+    except (RpcError, CatalogError) as exc:
+        raise IndexerError(f"node {rpc.name} did not tell its chain id: {exc}") from None
+    chain_id = int(answer, 16)
+    if net.chain_id is not None and chain_id != net.chain_id:
+        raise ConfigError(
+            f"node {rpc.name} serves chain id {chain_id}, the configuration says {net.chain_id}"
+        )
+    return chain_id
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        net = _network(args)
+        level = args.log_level or "warning"
+        logging.basicConfig(
+            level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+        return asyncio.run(_run(args, net))
+    except ConfigError as exc:
+        print(f"rosetta-node index: {exc}", file=sys.stderr)
+        return 2
+    except (IndexerError, IndexStoreError) as exc:
+        print(f"rosetta-node index: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m rosetta_node.index",
+        description="Build or follow the ERC-20 Transfer-log index into a SQLite file.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
