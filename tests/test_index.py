@@ -251,7 +251,8 @@ def test_adaptive_ranges_complete_with_the_same_result(
     clean, _ = asyncio.run(
         backfill_into(anvil.url, tmp_path / "clean.db", to_block, initial_range=50)
     )
-    proxy = LogLimitProxy(anvil.url, max_blocks=7, mode=mode).start()
+    proxy = LogLimitProxy(anvil.url, max_blocks=7, mode=mode)
+    proxy.start()
     try:
         limited, indexer = asyncio.run(
             backfill_into(
@@ -276,7 +277,7 @@ def test_adaptive_ranges_complete_with_the_same_result(
         # The node's suggested range is taken at once (no halving) and growth stops there.
         assert indexer.sizer.shrinks <= 4
     served = sorted(proxy.served)
-    covered = set()
+    covered: set[int] = set()
     for start, end in served:
         covered.update(range(start, end + 1))
     assert covered >= set(range(0, to_block + 1))
@@ -429,10 +430,14 @@ def test_store_rollback_equals_a_fresh_index_of_the_surviving_chain(
     block_transfers = st.lists(transfer, max_size=3)
     path = tmp_path_factory.mktemp("prop") / "p.db"
     index = SqliteIndex(path, network="n", retention=1000)
+    bulk = data.draw(st.booleans())
+    if bulk:
+        index.set_bulk(True)
     chain: list[BlockLogs] = []
     parent = "0x" + "00" * 32
     for branch in range(data.draw(st.integers(1, 4))):
-        if chain and data.draw(st.booleans()):
+        reorg = data.draw(st.booleans())
+        if chain and reorg:
             # Fork points are blocks the index stored (the indexer finds them that way).
             fork = data.draw(st.sampled_from([n for n, _, _ in index.dump().blocks]))
             index.rollback_to(fork)
@@ -455,6 +460,8 @@ def test_store_rollback_equals_a_fresh_index_of_the_surviving_chain(
             index.apply(batch, Cursor(batch[-1].number, batch[-1].hash))
             i += size
         chain.extend(new)
+    if bulk:
+        index.set_bulk(False)
     fresh = SqliteIndex(path.with_name("fresh.db"), network="n", retention=1000)
     fresh.apply(chain, Cursor(chain[-1].number, chain[-1].hash))
     got, want = index.dump(), fresh.dump()

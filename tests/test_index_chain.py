@@ -22,7 +22,7 @@ from eth_abi import encode as abi_encode
 from eth_utils import function_signature_to_4byte_selector
 
 from rosetta_node.devnet import Anvil
-from rosetta_node.index import Cursor, Indexer, SqliteStore
+from rosetta_node.index import Cursor, Indexer, ReorgTooDeep, SqliteStore
 from rosetta_node.index.store import open_dump
 from rosetta_node.rpc import RpcClient
 from tests.conftest import ROOT, JsonRpc
@@ -241,6 +241,28 @@ def test_backfill_resumes_across_reorgs(tmp_path: Path) -> None:
         chain.activity(5)
         asyncio.run(check())
         assert [h[0] for h in open_dump(db, "t").holdings if h[1] == gone[0]] == [t0]
+
+
+def test_a_reorg_deeper_than_the_retention_is_refused(tmp_path: Path) -> None:
+    with Anvil() as node:
+        chain = TokenChain(node, tokens=1, seed=4)
+        chain.activity(12)
+
+        async def backfill() -> Cursor | None:
+            rpc = RpcClient(node.url, name="anvil")
+            store = SqliteStore(tmp_path / "shallow.db", network="t", retention=3)
+            try:
+                return await Indexer(rpc, store).backfill()
+            finally:
+                await store.close()
+                await rpc.close()
+
+        before = asyncio.run(backfill())
+        token = chain.tokens[0]
+        node.rpc("anvil_reorg", 6, [[chain.transfer_tx(token, chain.dev[1], chain.pool[0], 1), 0]])
+        with pytest.raises(ReorgTooDeep):
+            asyncio.run(backfill())
+        assert open_dump(tmp_path / "shallow.db", "t").cursor == before  # left as it was
 
 
 # -- (d) kill -9 and restart ---------------------------------------------------------------------

@@ -6,7 +6,14 @@ rosetta_node.index``). May import rpc, errors, settings, addresses and engine.ch
 Starlette or the api package.
 """
 
-from .follower import TRANSFER_TOPIC, Indexer, IndexerError, RangeSizer, parse_transfer
+from .follower import (
+    TRANSFER_TOPIC,
+    Indexer,
+    IndexerError,
+    RangeSizer,
+    group_transfer_logs,
+    parse_transfer,
+)
 from .progress import ProgressBar, ProgressEvent
 from .store import (
     BlockLogs,
@@ -42,5 +49,6 @@ __all__ = [
     "SqliteStore",
     "TokenHolding",
     "Transfer",
+    "group_transfer_logs",
     "parse_transfer",
 ]

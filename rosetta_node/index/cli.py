@@ -25,38 +25,79 @@ from .store import DEFAULT_RETENTION, IndexStoreError, SqliteStore
 
 log = logging.getLogger("rosetta_node.index")
 
+DESCRIPTION = (
+    "Build the ERC-20 Transfer-log index of the first configured network into a SQLite file "
+    "(which accounts sent or received which token, and the block of the last change), then "
+    "exit, or with --follow keep following the head through reorgs until SIGINT/SIGTERM. "
+    "Safe to kill at any moment: it resumes after the last committed block."
+)
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of the index command (shared by ``rosetta-node index``)."""
     parser.add_argument("--config", metavar="FILE", help="TOML configuration file")
     parser.add_argument("--rpc-url", metavar="URL", help="JSON-RPC URL of the node")
     parser.add_argument("--chain-id", type=int, metavar="N", help="expected chain id")
-    parser.add_argument("--db", metavar="FILE", help="SQLite index file (settings: index_db)")
     parser.add_argument(
-        "--start-block", type=int, metavar="N", help="first block to index (index_start_block)"
+        "--db", metavar="FILE", help="SQLite index file (settings: index_db); one per network"
+    )
+    parser.add_argument(
+        "--start-block",
+        type=int,
+        metavar="N",
+        help="first block to index (settings: index_start_block; default 0); used when the "
+        "file is new",
     )
     parser.add_argument("--to-block", type=int, metavar="N", help="stop after this block")
     parser.add_argument(
         "--confirmations",
         type=int,
         metavar="N",
-        help="stay N blocks behind the head (index_confirmations; default 0)",
+        help="stay N blocks behind the head (settings: index_confirmations; default 0)",
     )
-    parser.add_argument("--follow", action="store_true", help="keep following the head")
-    parser.add_argument("--poll-interval", type=float, default=1.0, metavar="S")
-    parser.add_argument("--initial-range", type=int, default=100, metavar="BLOCKS")
-    parser.add_argument("--max-range", type=int, default=10_000, metavar="BLOCKS")
     parser.add_argument(
-        "--target-logs", type=int, default=10_000, help="grow ranges while they return fewer"
+        "--follow", action="store_true", help="after the backfill, follow the head until stopped"
     )
-    parser.add_argument("--concurrency", type=int, default=4, help="ranges fetched at once")
-    parser.add_argument("--log-timeout", type=float, default=30.0, metavar="S")
+    parser.add_argument(
+        "--poll-interval", type=float, default=1.0, metavar="S", help="head polls (default 1)"
+    )
+    parser.add_argument(
+        "--initial-range",
+        type=int,
+        default=100,
+        metavar="BLOCKS",
+        help="first eth_getLogs range (default 100); it adapts",
+    )
+    parser.add_argument(
+        "--max-range",
+        type=int,
+        default=10_000,
+        metavar="BLOCKS",
+        help="largest eth_getLogs range (default 10000)",
+    )
+    parser.add_argument(
+        "--target-logs",
+        type=int,
+        default=10_000,
+        metavar="N",
+        help="grow ranges while they return fewer logs than this (default 10000)",
+    )
+    parser.add_argument(
+        "--concurrency", type=int, default=4, metavar="N", help="ranges in flight (default 4)"
+    )
+    parser.add_argument(
+        "--log-timeout",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="an eth_getLogs slower than this is split (default 30)",
+    )
     parser.add_argument(
         "--retention",
         type=int,
-        default=DEFAULT_RETENTION,
         metavar="BLOCKS",
-        help="deepest reorg the index can undo",
+        help="deepest reorg the index can undo (settings: index_retention; default "
+        f"{DEFAULT_RETENTION})",
     )
     parser.add_argument(
         "--bulk",
@@ -66,7 +107,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: when more than 100,000 blocks are left)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    parser.add_argument(
+        "--log-level", choices=["debug", "info", "warning", "error"], help="default warning"
+    )
 
 
 def _network(args: argparse.Namespace) -> NetworkSettings:
@@ -90,6 +133,11 @@ async def _run(args: argparse.Namespace, net: NetworkSettings) -> int:
         raise ConfigError("index: no database file (give --db, or index_db in the settings)")
     start_block = int(_setting(net, args.start_block, "index_start_block", 0))
     confirmations = int(_setting(net, args.confirmations, "index_confirmations", 0))
+    retention = int(_setting(net, args.retention, "index_retention", DEFAULT_RETENTION))
+    if start_block < 0 or confirmations < 0 or retention < 1:
+        raise ConfigError(
+            "index: start block and confirmations must not be negative, retention positive"
+        )
     label = redact_url(net.rpc_url)
     rpc = RpcClient(
         net.rpc_url,
@@ -102,7 +150,7 @@ async def _run(args: argparse.Namespace, net: NetworkSettings) -> int:
     try:
         chain_id = await _chain_id(rpc, net)
         blockchain, network = net.names(chain_id)
-        store = SqliteStore(db, network=f"{blockchain}/{network}", retention=args.retention)
+        store = SqliteStore(db, network=f"{blockchain}/{network}", retention=retention)
         indexer = Indexer(
             rpc,
             store,
@@ -169,11 +217,10 @@ def run(args: argparse.Namespace) -> int:
         return 130
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str = "python -m rosetta_node.index") -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m rosetta_node.index",
-        description="Build or follow the ERC-20 Transfer-log index into a SQLite file.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        prog=prog,
+        description=DESCRIPTION,
     )
     add_arguments(parser)
     return run(parser.parse_args(argv))

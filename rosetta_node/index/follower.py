@@ -402,12 +402,15 @@ class Indexer:
     async def find_fork(self) -> int:
         """The highest stored block the node still has on its canonical chain."""
         below: int | None = None
+        floor = await self.store.floor()
         while True:
             stored = await self.store.recent_blocks(below, 64)
+            if floor is not None:
+                stored = [c for c in stored if c.number >= floor]  # older ones cannot be undone
             if not stored:
-                floor = await self.store.floor()
                 raise ReorgTooDeep(
-                    f"no indexed block (down to the floor {floor}) is on the node's chain"
+                    f"no indexed block down to the floor {floor} is on the node's chain; the "
+                    "reorg is deeper than the retention: re-index"
                 )
             headers = await self._headers([c.number for c in stored])
             for candidate in stored:
