@@ -62,6 +62,11 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--token-list", metavar="FILE", help="Uniswap token-list JSON to track")
     check.add_argument("--genesis-file", metavar="FILE", help="genesis allocations (geth JSON)")
     check.set_defaults(host=None, port=None, log_level=None)
+    # Listed for --help only: main() hands `index ...` to rosetta_node.index.cli before
+    # parsing, so its options (and its imports) stay in that package.
+    commands.add_parser(
+        "index", help="build or follow the ERC-20 Transfer-log index (index --help)"
+    )
     return parser
 
 
@@ -212,6 +217,11 @@ def check_config(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["index"]:
+        from .index.cli import main as index_main
+
+        return index_main(argv[1:], prog="rosetta-node index")
     args = _parser().parse_args(argv)
     if args.command == "serve":
         return serve(args)

@@ -71,6 +71,11 @@ class NetworkSettings(msgspec.Struct, forbid_unknown_fields=True):
     rpc_retries: int = 2
     rpc_max_connections: int = 32
     trace_timeout: float = 60.0
+    # ERC-20 Transfer-log index (``rosetta-node index``): one SQLite file per network.
+    index_db: str | None = None
+    index_start_block: int = 0
+    index_confirmations: int = 0
+    index_retention: int = 256
 
     def names(self, chain_id: int) -> tuple[str, str]:
         """(blockchain, network) as configured, else from the chain id."""
@@ -195,6 +200,14 @@ def _check(settings: Settings, base_dir: Path) -> None:
             raise ConfigError(f"{where}.rpc_timeout: must be positive")
         if net.rpc_retries < 0:
             raise ConfigError(f"{where}.rpc_retries: must not be negative")
+        if net.index_start_block < 0:
+            raise ConfigError(f"{where}.index_start_block: must not be negative")
+        if net.index_confirmations < 0:
+            raise ConfigError(f"{where}.index_confirmations: must not be negative")
+        if net.index_retention < 1:
+            raise ConfigError(f"{where}.index_retention: must be at least 1")
+        if net.index_db is not None and not Path(net.index_db).is_absolute():
+            net.index_db = str(base_dir / net.index_db)  # created on first use
         for key in ("token_list", "genesis_file"):
             value = getattr(net, key)
             if value is None:

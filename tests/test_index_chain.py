@@ -391,3 +391,33 @@ def _no_env_leak(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith("ROSETTA_NODE_"):
             monkeypatch.delenv(key)
+
+
+def test_rosetta_node_index_command(anvil: Anvil, devnet: Any, tmp_path: Path) -> None:
+    """`rosetta-node index` backfills to the head and exits; settings come via the main CLI."""
+    db = tmp_path / "cli.sqlite"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rosetta_node",
+            "index",
+            "--rpc-url",
+            anvil.url,
+            "--chain-id",
+            "31337",
+            "--db",
+            str(db),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    head = int(JsonRpc(anvil.url)("eth_blockNumber"), 16)
+    with sqlite3.connect(db) as conn:
+        (number,) = conn.execute("SELECT number FROM cursor").fetchone()
+        contracts = {row[0] for row in conn.execute("SELECT DISTINCT contract FROM holdings")}
+    assert number >= devnet.workload.last_block and number <= head
+    assert {t.address.lower() for t in devnet.workload.tokens} <= contracts
