@@ -1,4 +1,4 @@
-"""Address parsing and EIP-55 checksums (cached: the same addresses recur in every block)."""
+"""Address and hash parsing, EIP-55 checksums (cached: the same addresses recur in every block)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from functools import lru_cache
 from eth_utils import to_checksum_address
 
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+_HASH = re.compile(r"0x[0-9a-fA-F]{64}")
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 
 
@@ -26,3 +27,8 @@ def parse_address(text: object) -> str | None:
     if not isinstance(text, str) or not _ADDRESS.fullmatch(text):
         return None
     return checksum(text)
+
+
+def is_hash(text: object) -> bool:
+    """True for 32 bytes of 0x-prefixed hex (a block or transaction hash), any case."""
+    return isinstance(text, str) and _HASH.fullmatch(text) is not None

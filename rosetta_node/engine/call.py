@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from ..addresses import parse_address
+from ..addresses import is_hash, parse_address
 from ..errors import (
     CALL_METHOD_UNSUPPORTED,
     CALL_REVERTED,
@@ -23,7 +23,6 @@ from ..types import CallRequest, CallResponse
 from .node import Networks
 
 _HEX = re.compile(r"0x[0-9a-fA-F]*")
-_HASH = re.compile(r"0x[0-9a-fA-F]{64}")
 
 Params = dict[str, Any]
 
@@ -44,7 +43,7 @@ def _address(method: str, params: Params, key: str, required: bool = True) -> st
 
 def _hash(method: str, params: Params, key: str) -> str:
     value = params.get(key)
-    if not isinstance(value, str) or not _HASH.fullmatch(value):
+    if not isinstance(value, str) or not is_hash(value):
         raise _bad(method, f"{key} must be a 32-byte 0x-hex hash")
     return value.lower()
 

@@ -7,10 +7,10 @@ cached for a fraction of a second at most.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
+from ..addresses import is_hash
 from ..cache import ChainCache
 from ..errors import (
     BLOCK_MISMATCH,
@@ -25,7 +25,6 @@ from ..errors import (
 from ..rpc import RpcClient, RpcError
 from ..types import BlockIdentifier, PartialBlockIdentifier
 
-_HASH = re.compile(r"0x[0-9a-fA-F]{64}")
 # Errors nodes return for a block or state they do not have (geth, erigon, reth, anvil).
 _MISSING_STATE = ("missing trie node", "state not available", "pruned", "historical state")
 
@@ -94,7 +93,7 @@ def parse_header(raw: Any) -> Header:
 
 
 def check_hash(value: str) -> str:
-    if not _HASH.fullmatch(value):
+    if not is_hash(value):
         raise CatalogError(
             INVALID_BLOCK_IDENTIFIER, {"hash": value[:100], "reason": "not 32 bytes of 0x-hex"}
         )
@@ -146,28 +145,34 @@ class Chain:
         self.cache.head["head"] = header
         return header
 
-    async def by_hash(self, block_hash: str) -> Header:
-        cached = self.cache.headers.get(block_hash)
-        if cached is not None:
-            return cached
+    async def _raw_by_hash(self, block_hash: str, full: bool) -> dict[str, Any]:
         try:
-            raw = await self.rpc.call("eth_getBlockByHash", [block_hash, False])
+            raw = await self.rpc.call("eth_getBlockByHash", [block_hash, full])
         except RpcError as exc:
             raise CatalogError(
                 BLOCK_NOT_FOUND, {"hash": block_hash, "node_error": exc.message}
             ) from None
         if raw is None:
             raise CatalogError(BLOCK_NOT_FOUND, {"hash": block_hash})
-        return self.remember(raw)
+        return raw  # type: ignore[no-any-return]
 
-    async def by_number(self, number: int) -> Header:
+    async def _raw_by_number(self, number: int, full: bool) -> dict[str, Any]:
         try:
-            raw = await self.rpc.call("eth_getBlockByNumber", [hex(number), False])
+            raw = await self.rpc.call("eth_getBlockByNumber", [hex(number), full])
         except RpcError:
-            raw = None
+            raw = None  # nodes answer a future number with an error or with null
         if raw is None:
             raise await self._missing_number(number)
-        return self.remember(raw)
+        return raw  # type: ignore[no-any-return]
+
+    async def by_hash(self, block_hash: str) -> Header:
+        cached = self.cache.headers.get(block_hash)
+        if cached is not None:
+            return cached  # type: ignore[no-any-return]
+        return self.remember(await self._raw_by_hash(block_hash, False))
+
+    async def by_number(self, number: int) -> Header:
+        return self.remember(await self._raw_by_number(number, False))
 
     async def _missing_number(self, number: int) -> CatalogError:
         head = await self.head()
@@ -215,12 +220,7 @@ class Chain:
         return cached
 
     async def _fetch_by_number(self, number: int) -> BlockData:
-        try:
-            block = await self.rpc.call("eth_getBlockByNumber", [hex(number), True])
-        except RpcError:
-            block = None
-        if block is None:
-            raise await self._missing_number(number)
+        block = await self._raw_by_number(number, True)
         header = self.remember(block)
         cached = self.cache.blocks.get(header.hash)
         if cached is not None:
@@ -228,14 +228,7 @@ class Chain:
         return await self._complete(header, block)
 
     async def _fetch_by_hash(self, block_hash: str) -> BlockData:
-        try:
-            block = await self.rpc.call("eth_getBlockByHash", [block_hash, True])
-        except RpcError as exc:
-            raise CatalogError(
-                BLOCK_NOT_FOUND, {"hash": block_hash, "node_error": exc.message}
-            ) from None
-        if block is None:
-            raise CatalogError(BLOCK_NOT_FOUND, {"hash": block_hash})
+        block = await self._raw_by_hash(block_hash, True)
         return await self._complete(self.remember(block), block)
 
     async def _complete(self, header: Header, block: dict[str, Any]) -> BlockData:

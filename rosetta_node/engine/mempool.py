@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from ..addresses import is_hash
 from ..errors import INVALID_REQUEST, MEMPOOL_TX_NOT_FOUND, NODE_ERROR, CatalogError
 from ..types import (
     MempoolResponse,
@@ -16,9 +16,7 @@ from ..types import (
 )
 from .chain import hex_int
 from .node import Networks
-from .operations import CALL, CREATE, _Ops
-
-_HASH = re.compile(r"0x[0-9a-fA-F]{64}")
+from .operations import CALL, CREATE, OperationList
 
 
 def _pending_hashes(content: Any) -> list[str]:
@@ -49,7 +47,7 @@ class MempoolService:
     async def transaction(self, request: MempoolTransactionRequest) -> MempoolTransactionResponse:
         engine = self.networks.get(request.network_identifier)
         tx_hash = request.transaction_identifier.hash
-        if not _HASH.fullmatch(tx_hash):
+        if not is_hash(tx_hash):
             raise CatalogError(
                 INVALID_REQUEST,
                 {"field": "transaction_identifier.hash", "reason": "not 32 bytes of 0x-hex"},
@@ -57,7 +55,7 @@ class MempoolService:
         tx = await engine.rpc.call("eth_getTransactionByHash", [tx_hash.lower()])
         if not isinstance(tx, dict) or tx.get("blockHash"):
             raise CatalogError(MEMPOOL_TX_NOT_FOUND, {"transaction": tx_hash})
-        ops = _Ops()
+        ops = OperationList()
         value = hex_int(tx.get("value", "0x0"), "value")
         if value:
             # Only the top-level value move can be predicted before execution; no status yet.

@@ -63,7 +63,7 @@ TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523
 GWEI = 10**9
 
 
-class _Ops:
+class OperationList:
     """Builds one transaction's operation list with sequential indices."""
 
     def __init__(self) -> None:
@@ -113,7 +113,7 @@ class _Ops:
 
 
 def fee_operations(
-    ops: _Ops,
+    ops: OperationList,
     tx: Mapping[str, Any],
     receipt: Mapping[str, Any],
     miner: str,
@@ -147,7 +147,7 @@ def _walk_frames(
         yield from _walk_frames(child, failed)
 
 
-def trace_operations(ops: _Ops, trace: Mapping[str, Any], native: Currency) -> None:
+def trace_operations(ops: OperationList, trace: Mapping[str, Any], native: Currency) -> None:
     for frame, failed in _walk_frames(trace):
         op_type = _VALUE_FRAMES.get(str(frame.get("type", "")).upper())
         if op_type is None:
@@ -162,7 +162,9 @@ def trace_operations(ops: _Ops, trace: Mapping[str, Any], native: Currency) -> N
         ops.transfer(op_type, source, target, value, native, FAILURE if failed else SUCCESS)
 
 
-def token_operations(ops: _Ops, receipt: Mapping[str, Any], tokens: Mapping[str, Currency]) -> None:
+def token_operations(
+    ops: OperationList, receipt: Mapping[str, Any], tokens: Mapping[str, Currency]
+) -> None:
     for log in receipt.get("logs") or ():
         topics: list[Any] = log.get("topics") or []
         # ERC-721 Transfer has a third indexed topic and no data: not a fungible amount.
@@ -195,7 +197,7 @@ def transaction(
     native: Currency,
     tokens: Mapping[str, Currency],
 ) -> Transaction:
-    ops = _Ops()
+    ops = OperationList()
     header = data.header
     fee_operations(ops, tx, receipt, header.miner, header.base_fee, native)
     trace_operations(ops, trace, native)
@@ -217,7 +219,7 @@ def transaction(
 
 def withdrawals_transaction(data: BlockData, native: Currency) -> Transaction | None:
     withdrawals = data.block.get("withdrawals") or []
-    ops = _Ops()
+    ops = OperationList()
     for w in withdrawals:
         amount = hex_int(w.get("amount"), "withdrawal amount") * GWEI
         if amount:
@@ -239,7 +241,7 @@ def withdrawals_transaction(data: BlockData, native: Currency) -> Transaction | 
 def genesis_transaction(
     block_hash: str, allocations: Mapping[str, int], native: Currency
 ) -> Transaction | None:
-    ops = _Ops()
+    ops = OperationList()
     for address, balance in allocations.items():
         if balance:
             ops.add(GENESIS, address, balance, native)
