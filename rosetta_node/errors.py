@@ -121,6 +121,18 @@ STATE_UNAVAILABLE = _e(
     False,
     "The node has pruned the state of this block; use an archive node.",
 )
+INDEX_NOT_CONFIGURED = _e(
+    31,
+    "Token index is not configured for this network",
+    False,
+    "Holder and token-list answers need the Transfer-log index (index_db in the settings).",
+)
+INDEX_BEHIND = _e(
+    32,
+    "Token index has not reached this block yet",
+    True,
+    "The Transfer-log index is still catching up (or starting); ask again shortly.",
+)
 INTERNAL_ERROR = _e(30, "Internal error", True, "An unexpected error occurred; it has been logged.")
 
 CATALOG: tuple[ErrorDef, ...] = tuple(

@@ -76,6 +76,8 @@ class NetworkSettings(msgspec.Struct, forbid_unknown_fields=True):
     index_start_block: int = 0
     index_confirmations: int = 0
     index_retention: int = 256
+    index_poll_interval: float = 1.0  # serve: how often the follower polls the head
+    index_max_lag: int = 64  # /readyz: the index may trail the head by this many blocks
 
     def names(self, chain_id: int) -> tuple[str, str]:
         """(blockchain, network) as configured, else from the chain id."""
@@ -206,6 +208,10 @@ def _check(settings: Settings, base_dir: Path) -> None:
             raise ConfigError(f"{where}.index_confirmations: must not be negative")
         if net.index_retention < 1:
             raise ConfigError(f"{where}.index_retention: must be at least 1")
+        if net.index_poll_interval <= 0:
+            raise ConfigError(f"{where}.index_poll_interval: must be positive")
+        if net.index_max_lag < 0:
+            raise ConfigError(f"{where}.index_max_lag: must not be negative")
         if net.index_db is not None and not Path(net.index_db).is_absolute():
             net.index_db = str(base_dir / net.index_db)  # created on first use
         for key in ("token_list", "genesis_file"):

@@ -17,6 +17,7 @@ class Token:
     symbol: str
     decimals: int
     name: str
+    logo_uri: str | None = None
 
 
 class _ListedToken(msgspec.Struct):
@@ -25,6 +26,7 @@ class _ListedToken(msgspec.Struct):
     symbol: str
     decimals: int
     name: str = ""
+    logoURI: str | None = None
 
 
 class _TokenList(msgspec.Struct):
@@ -46,5 +48,7 @@ def load_token_list(path: str, chain_id: int) -> list[Token]:
             raise ConfigError(f"token_list {path!r}: tokens[{i}].address is not an address")
         if not 0 <= entry.decimals <= 77:
             raise ConfigError(f"token_list {path!r}: tokens[{i}].decimals out of range")
-        tokens.setdefault(address, Token(address, entry.symbol, entry.decimals, entry.name))
+        tokens.setdefault(
+            address, Token(address, entry.symbol, entry.decimals, entry.name, entry.logoURI)
+        )
     return list(tokens.values())

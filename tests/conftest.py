@@ -212,3 +212,48 @@ def node(anvil: Anvil, devnet: Devnet) -> Iterator[RosettaClient]:
         yield RosettaClient(process.url)
     finally:
         process.stop()
+
+
+@dataclass
+class IndexedNode:
+    """Our node serving the devnet with the Transfer-log index on (translator routes)."""
+
+    url: str
+    process: NodeProcess
+    db: Path
+
+    def wait_indexed(self, block: int, timeout: float = 60.0) -> None:
+        """Until /readyz says the index holds ``block`` (or later)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            body = requests.get(self.url + "/readyz", timeout=5).json()
+            indexed = [n.get("index", {}).get("block") for n in body["networks"]]
+            if indexed and all(b is not None and b >= block for b in indexed):
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"index did not reach block {block}: {body}")
+
+
+@pytest.fixture(scope="session")
+def indexed_node(
+    anvil: Anvil, devnet: Devnet, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[IndexedNode]:
+    db = tmp_path_factory.mktemp("index") / "index.sqlite"
+    process = NodeProcess(
+        [
+            "--rpc-url",
+            anvil.url,
+            "--chain-id",
+            str(CHAIN_ID),
+            "--token-list",
+            str(devnet.token_list),
+        ],
+        env={"ROSETTA_NODE_INDEX_DB": str(db), "ROSETTA_NODE_INDEX_POLL_INTERVAL": "0.2"},
+    )
+    try:
+        process.wait()
+        node = IndexedNode(process.url, process, db)
+        node.wait_indexed(devnet.workload.last_block)
+        yield node
+    finally:
+        process.stop()

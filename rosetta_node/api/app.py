@@ -9,17 +9,22 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from ..engine import Engine
+from ..index.service import TokenService
 from .ops import RequestMiddleware, ops_routes
 from .rosetta import rosetta_routes
 
 
 def create_app(engine: Engine) -> Starlette:
+    tokens = TokenService(engine.networks)
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await engine.start()
+        tokens.start()  # index followers, for networks with an index configured
         try:
             yield
         finally:
+            await tokens.stop()
             await engine.stop()
 
     routes = [*rosetta_routes(engine), *ops_routes()]
@@ -29,5 +34,6 @@ def create_app(engine: Engine) -> Starlette:
         middleware=[Middleware(RequestMiddleware, routes={r.path for r in routes})],
     )
     app.state.engine = engine
+    app.state.tokens = tokens
     app.state.max_body_bytes = engine.settings.server.max_body_bytes
     return app

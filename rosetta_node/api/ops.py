@@ -16,6 +16,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..engine import Engine
+from ..index.service import TokenService
 from ..logs import request_id
 from ..metrics import LATENCY, REGISTRY, REQUESTS
 
@@ -28,13 +29,26 @@ async def healthz(request: Request) -> Response:
 
 async def readyz(request: Request) -> Response:
     engine: Engine = request.app.state.engine
+    tokens: TokenService = request.app.state.tokens
     max_age = engine.settings.server.ready_max_head_age
     nets = engine.networks.all()
     problems = await asyncio.gather(*(n.readiness(max_age) for n in nets))
-    networks = [
+    indexes = [tokens.index_of(n) for n in nets]
+    index_problems = await asyncio.gather(*(i.readiness() for i in indexes))
+    statuses = await asyncio.gather(*(i.status() for i in indexes))
+    problems = [p + q for p, q in zip(problems, index_problems, strict=True)]
+    networks: list[dict[str, Any]] = [
         {"network": n.name, "ready": not p, "problems": p}
         for n, p in zip(nets, problems, strict=True)
     ]
+    for entry, status in zip(networks, statuses, strict=True):
+        if status.configured:
+            entry["index"] = {
+                "block": None if status.cursor is None else status.cursor.number,
+                "hash": None if status.cursor is None else status.cursor.hash,
+                "head": status.head,
+                "lag": status.lag,
+            }
     ready = all(not p for p in problems)
     return JSONResponse({"ready": ready, "networks": networks}, status_code=200 if ready else 503)
 

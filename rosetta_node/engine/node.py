@@ -16,7 +16,7 @@ from ..errors import NODE_UNAVAILABLE, UNKNOWN_NETWORK, WRONG_CHAIN, CatalogErro
 from ..metrics import HEAD, NODE_UP
 from ..rpc import RpcClient, RpcError
 from ..settings import ConfigError, NetworkSettings, redact_url
-from ..tokenlist import load_token_list
+from ..tokenlist import Token, load_token_list
 from ..types import NetworkIdentifier
 from .chain import Chain, Header, hex_int, parse_header
 from .currencies import Currencies
@@ -73,6 +73,7 @@ class NetworkEngine:
         self.wrong_chain_id: int | None = None
         self.last_error: str | None = None
         self.currencies = Currencies(settings.native.symbol, settings.native.decimals, [])
+        self.tokens: dict[str, Token] = {}  # the token list, by checksummed address
         self.genesis_allocations: dict[str, int] = (
             load_genesis_allocations(settings.genesis_file) if settings.genesis_file else {}
         )
@@ -83,6 +84,7 @@ class NetworkEngine:
         tokens = (
             load_token_list(self.settings.token_list, chain_id) if self.settings.token_list else []
         )
+        self.tokens = {t.address: t for t in tokens}
         self.currencies = Currencies(
             self.settings.native.symbol, self.settings.native.decimals, tokens
         )

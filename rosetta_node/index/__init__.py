@@ -16,6 +16,7 @@ from .follower import (
 )
 from .progress import ProgressBar, ProgressEvent
 from .store import (
+    AccountToken,
     BlockLogs,
     ChainMismatch,
     Change,
@@ -24,6 +25,7 @@ from .store import (
     IndexStore,
     IndexStoreError,
     ReorgTooDeep,
+    Snapshot,
     SqliteIndex,
     SqliteStore,
     TokenHolding,
@@ -32,6 +34,7 @@ from .store import (
 
 __all__ = [
     "TRANSFER_TOPIC",
+    "AccountToken",
     "BlockLogs",
     "ChainMismatch",
     "Change",
@@ -46,6 +49,7 @@ __all__ = [
     "RangeSizer",
     "ReorgTooDeep",
     "SqliteIndex",
+    "Snapshot",
     "SqliteStore",
     "TokenHolding",
     "Transfer",

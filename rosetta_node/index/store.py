@@ -38,7 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
-from typing import NamedTuple, Protocol, TypeVar
+from typing import Generic, NamedTuple, Protocol, TypeVar
 
 SCHEMA_VERSION = 1
 DEFAULT_RETENTION = 256  # blocks below the head a reorg may reach
@@ -136,6 +136,28 @@ class TokenHolding:
 
 
 @dataclass(frozen=True, slots=True)
+class Snapshot(Generic[T]):
+    """Rows read in one read transaction together with the cursor they are consistent with.
+
+    Answers read balances at ``cursor`` (the last indexed block): the rows then name exactly
+    the accounts and tokens that can have a balance there.
+    """
+
+    cursor: Cursor | None
+    rows: T
+
+
+@dataclass(frozen=True, slots=True)
+class AccountToken:
+    """A token an account sent or received, with the blocks of its first and last change."""
+
+    contract: str
+    first_block: int
+    last_block: int
+    last_hash: str
+
+
+@dataclass(frozen=True, slots=True)
 class Holder:
     account: str
     first_block: int
@@ -186,6 +208,26 @@ class IndexStore(Protocol):
         page_after: tuple[int, str] | None = None,
         limit: int = 100,
     ) -> list[Change]: ...
+
+    # Consistent reads for the API (each in one read transaction with the cursor).
+
+    async def account_tokens(
+        self, account: str, at_block: int | None = None
+    ) -> Snapshot[list[AccountToken]]: ...
+
+    async def contract_holders(
+        self, contract: str, after: str | None = None, limit: int = 100, at_block: int | None = None
+    ) -> Snapshot[list[Holder]]: ...
+
+    async def holder_count(self, contract: str, at_block: int | None = None) -> Snapshot[int]: ...
+
+    async def balance_changes(
+        self,
+        contract: str,
+        after_block: int,
+        page_after: tuple[int, str] | None = None,
+        limit: int = 100,
+    ) -> Snapshot[list[Change]]: ...
 
     async def get_meta(self, key: str) -> str | None: ...
 
@@ -251,6 +293,10 @@ class _AddressIds:
     def clear(self) -> None:
         self.young.clear()
         self.old.clear()
+
+
+def _upto(at_block: int | None) -> int:
+    return 2**63 - 1 if at_block is None else at_block
 
 
 _HOLDINGS = (
@@ -478,6 +524,80 @@ class SqliteIndex:
             (contract_id, after_block, page_block, page_account, max(0, limit)),
         ).fetchall()
         return [Change(a, int(n), h) for a, n, h in rows]
+
+    # -- consistent reads for the API ----------------------------------------------------------
+
+    def _snapshot(self, read: Callable[[], T]) -> Snapshot[T]:
+        # One read transaction: the rows and the cursor come from the same commit (WAL
+        # readers see a fixed snapshot while the writer goes on).
+        self.con.execute("BEGIN")
+        try:
+            return Snapshot(self.cursor(), read())
+        finally:
+            self.con.execute("COMMIT")
+
+    def account_tokens(
+        self, account: str, at_block: int | None = None
+    ) -> Snapshot[list[AccountToken]]:
+        """Tokens ``account`` sent or received (by ``at_block`` when given), by contract."""
+
+        def read() -> list[AccountToken]:
+            rows = self.con.execute(
+                "SELECT c.address, h.first_block, h.last_block, b.hash FROM addresses a "
+                "JOIN holding h ON h.account = a.id "
+                "JOIN addresses c ON c.id = h.contract "
+                "JOIN blocks b ON b.number = h.last_block "
+                "WHERE a.address = ? AND h.first_block <= ? ORDER BY c.address",
+                (account.lower(), _upto(at_block)),
+            ).fetchall()
+            return [AccountToken(c, int(f), int(n), h) for c, f, n, h in rows]
+
+        return self._snapshot(read)
+
+    def contract_holders(
+        self, contract: str, after: str | None = None, limit: int = 100, at_block: int | None = None
+    ) -> Snapshot[list[Holder]]:
+        """Like :meth:`holders`, limited to accounts first seen by ``at_block`` when given."""
+
+        def read() -> list[Holder]:
+            contract_id = self._address_id(contract)
+            after_id = -1 if after is None else self._address_id(after)
+            if contract_id is None or after_id is None:
+                return []
+            rows = self.con.execute(
+                _HOLDINGS.format(columns="a.address, h.first_block, h.last_block, b.hash")
+                + "WHERE h.contract = ? AND h.account > ? AND h.first_block <= ? "
+                "ORDER BY h.account LIMIT ?",
+                (contract_id, after_id, _upto(at_block), max(0, limit)),
+            ).fetchall()
+            return [Holder(a, int(f), int(n), h) for a, f, n, h in rows]
+
+        return self._snapshot(read)
+
+    def holder_count(self, contract: str, at_block: int | None = None) -> Snapshot[int]:
+        """How many accounts ever sent or received ``contract`` (by ``at_block``)."""
+
+        def read() -> int:
+            contract_id = self._address_id(contract)
+            if contract_id is None:
+                return 0
+            row = self.con.execute(
+                "SELECT count(*) FROM holding WHERE contract = ? AND first_block <= ?",
+                (contract_id, _upto(at_block)),
+            ).fetchone()
+            return int(row[0])
+
+        return self._snapshot(read)
+
+    def balance_changes(
+        self,
+        contract: str,
+        after_block: int,
+        page_after: tuple[int, str] | None = None,
+        limit: int = 100,
+    ) -> Snapshot[list[Change]]:
+        """:meth:`changed_since` with the cursor it is consistent with."""
+        return self._snapshot(lambda: self.changed_since(contract, after_block, page_after, limit))
 
     def dump(self) -> IndexDump:
         con = self.con
@@ -840,6 +960,30 @@ class SqliteStore:
         limit: int = 100,
     ) -> list[Change]:
         return await self._read(lambda i: i.changed_since(contract, after_block, page_after, limit))
+
+    async def account_tokens(
+        self, account: str, at_block: int | None = None
+    ) -> Snapshot[list[AccountToken]]:
+        return await self._read(lambda i: i.account_tokens(account, at_block))
+
+    async def contract_holders(
+        self, contract: str, after: str | None = None, limit: int = 100, at_block: int | None = None
+    ) -> Snapshot[list[Holder]]:
+        return await self._read(lambda i: i.contract_holders(contract, after, limit, at_block))
+
+    async def holder_count(self, contract: str, at_block: int | None = None) -> Snapshot[int]:
+        return await self._read(lambda i: i.holder_count(contract, at_block))
+
+    async def balance_changes(
+        self,
+        contract: str,
+        after_block: int,
+        page_after: tuple[int, str] | None = None,
+        limit: int = 100,
+    ) -> Snapshot[list[Change]]:
+        return await self._read(
+            lambda i: i.balance_changes(contract, after_block, page_after, limit)
+        )
 
     async def dump(self) -> IndexDump:
         return await self._write(SqliteIndex.dump)
