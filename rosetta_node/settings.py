@@ -92,6 +92,10 @@ class ServerSettings(msgspec.Struct, forbid_unknown_fields=True):
     max_body_bytes: int = 1_000_000
     ready_max_head_age: float = 120.0  # /readyz: a syncing node's head must be this fresh
     log_format: str = "auto"  # auto (JSON unless on a terminal), json, text
+    # Translator routes (Sequence, Chainbase): accepted API keys (none: open), and requests
+    # per minute per key (or per client address) before a 429 (0: no limit).
+    api_keys: list[str] = msgspec.field(default_factory=list)
+    rate_limit_per_minute: int = 0
 
 
 class Settings(msgspec.Struct, forbid_unknown_fields=True):
@@ -121,7 +125,9 @@ def _overlay_env(raw: dict[str, Any], env: Mapping[str, str]) -> None:
         if not name.startswith(ENV_PREFIX) or name in _NOT_SETTINGS:
             continue
         key = name.removeprefix(ENV_PREFIX).lower()
-        if key in _SERVER_KEYS:
+        if key == "api_keys":  # a comma-separated list in the environment
+            server[key] = [k.strip() for k in value.split(",") if k.strip()]
+        elif key in _SERVER_KEYS:
             server[key] = value
         elif key.startswith("networks_"):
             index_text, _, sub = key.removeprefix("networks_").partition("_")
@@ -187,6 +193,8 @@ def _readable(msg: str) -> str:
 def _check(settings: Settings, base_dir: Path) -> None:
     if not settings.networks:
         raise ConfigError("networks: no network configured (give rpc_url, or --rpc-url)")
+    if settings.server.rate_limit_per_minute < 0:
+        raise ConfigError("server.rate_limit_per_minute: must not be negative")
     if not 0 < settings.server.port < 65536:
         raise ConfigError(f"server.port: {settings.server.port} is not a TCP port")
     for i, net in enumerate(settings.networks):

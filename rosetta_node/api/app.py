@@ -10,8 +10,10 @@ from starlette.middleware import Middleware
 
 from ..engine import Engine
 from ..index.service import TokenService
+from .chainbase import chainbase_routes
 from .ops import RequestMiddleware, ops_routes
 from .rosetta import rosetta_routes
+from .sequence import sequence_routes
 
 
 def create_app(engine: Engine) -> Starlette:
@@ -27,11 +29,18 @@ def create_app(engine: Engine) -> Starlette:
             await tokens.stop()
             await engine.stop()
 
-    routes = [*rosetta_routes(engine), *ops_routes()]
+    routes = [
+        *rosetta_routes(engine),
+        *sequence_routes(engine, tokens),
+        *chainbase_routes(engine, tokens),
+        *ops_routes(),
+    ]
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(RequestMiddleware, routes={r.path for r in routes})],
+        middleware=[
+            Middleware(RequestMiddleware, routes={getattr(r, "path", "") for r in routes})
+        ],
     )
     app.state.engine = engine
     app.state.tokens = tokens
