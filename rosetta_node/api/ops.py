@@ -4,9 +4,11 @@ and request ids."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 import uuid
+from importlib.resources import files
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -57,11 +59,22 @@ async def metrics(request: Request) -> Response:
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
 
+@functools.cache
+def _openapi() -> bytes:
+    # Bundled from specs/ by scripts/build_openapi.py and shipped inside the package.
+    return (files("rosetta_node") / "openapi.json").read_bytes()
+
+
+async def openapi(request: Request) -> Response:
+    return Response(_openapi(), media_type="application/json")
+
+
 def ops_routes() -> list[Route]:
     return [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
     ]
 
 
@@ -114,7 +127,7 @@ class RequestMiddleware:
             elapsed = time.perf_counter() - started
             REQUESTS.labels(route, _outcome(status, body_code[0])).inc()
             LATENCY.labels(route).observe(elapsed)
-            if route not in ("/metrics", "/healthz", "/readyz"):
+            if route not in ("/metrics", "/healthz", "/readyz", "/openapi.json"):
                 log.info(
                     "%s %s %d %.1fms",
                     scope.get("method"),
