@@ -90,6 +90,7 @@ class ServerSettings(msgspec.Struct, forbid_unknown_fields=True):
     port: int = 8080
     log_level: str = "info"
     max_body_bytes: int = 1_000_000
+    request_timeout: float = 60.0  # seconds one request may take, node calls included
     ready_max_head_age: float = 120.0  # /readyz: a syncing node's head must be this fresh
     log_format: str = "auto"  # auto (JSON unless on a terminal), json, text
     # Translator routes (Sequence, Chainbase): accepted API keys (none: open), and requests
@@ -193,6 +194,8 @@ def _readable(msg: str) -> str:
 def _check(settings: Settings, base_dir: Path) -> None:
     if not settings.networks:
         raise ConfigError("networks: no network configured (give rpc_url, or --rpc-url)")
+    if settings.server.request_timeout <= 0:
+        raise ConfigError("server.request_timeout: must be positive")
     if settings.server.rate_limit_per_minute < 0:
         raise ConfigError("server.rate_limit_per_minute: must not be negative")
     if not 0 < settings.server.port < 65536:

@@ -35,6 +35,8 @@ class FaultProxy:
         self.url = f"http://127.0.0.1:{self.port}"
         self.fault: Fault | None = None
         self.requests = 0
+        self.in_flight = 0
+        self.max_in_flight = 0  # the most requests the proxy held at once
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._runner: web.AppRunner | None = None
@@ -79,6 +81,14 @@ class FaultProxy:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         self.requests += 1
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return await self._answer(request)
+        finally:
+            self.in_flight -= 1
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
         fault = self._take()
         if fault is not None and fault.kind == "delay":

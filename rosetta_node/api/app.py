@@ -45,4 +45,5 @@ def create_app(engine: Engine) -> Starlette:
     app.state.engine = engine
     app.state.tokens = tokens
     app.state.max_body_bytes = engine.settings.server.max_body_bytes
+    app.state.request_timeout = engine.settings.server.request_timeout
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable
@@ -11,7 +12,7 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..errors import INTERNAL_ERROR, NODE_ERROR, CatalogError, ErrorDef
+from ..errors import INTERNAL_ERROR, NODE_ERROR, NODE_TIMEOUT, CatalogError, ErrorDef
 from ..rpc import RpcError
 from ..types import ErrorBody
 
@@ -37,8 +38,14 @@ def handle_errors(
 
     @functools.wraps(endpoint)
     async def wrapped(request: Request) -> Response:
+        limit: float = request.app.state.request_timeout
         try:
-            return await endpoint(request)
+            async with asyncio.timeout(limit):  # no task of its own: cheap on the hot path
+                return await endpoint(request)
+        except TimeoutError:
+            return error_response(
+                NODE_TIMEOUT, {"reason": f"the request took longer than {limit:g} s"}
+            )
         except CatalogError as exc:
             return error_response(exc.error, exc.details)
         except RpcError as exc:
