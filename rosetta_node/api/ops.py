@@ -56,6 +56,10 @@ async def readyz(request: Request) -> Response:
 
 
 async def metrics(request: Request) -> Response:
+    tokens: TokenService = request.app.state.tokens
+    for index in tokens.indexes.values():
+        if index.configured:
+            await index.status()  # sets the index head and lag gauges
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
 
