@@ -11,8 +11,9 @@ One run, loopback only, everything it starts is stopped in ``finally`` blocks:
    (``python -m rosetta_node serve --rpc-url ... --port ... --token-list ...``);
 4. checks "one RPC round trip for 50 currencies": a second, short-lived node is pointed at a
    counting HTTP proxy in front of anvil, and the POSTs anvil receives while that node answers
-   one uncached 51-currency request (ETH + 50 tokens) are counted (expected: 2 POSTs, the
-   header lookup and one batch of 52 calls);
+   uncached 51-currency requests (ETH + 50 tokens) are counted (expected: 2 POSTs, the header
+   lookup and one batch of 52 calls, or just the batch at a finalized block whose hash the
+   node already knows; see ``check_round_trips``);
 5. measures, for (a) the native balance and (b) ETH + 50 ERC-20 balances in one request:
    p50 latency of sequential requests and throughput with ``--concurrency`` clients, for
    "ours" (``POST /account/balance`` with ``block_identifier: {index}``) and for "raw" (the
@@ -474,12 +475,22 @@ class CountingProxy:
 
 
 def _rpc_methods(body: bytes) -> list[str]:
+    """The methods of a POST; block lookups name their block: ``eth_getBlockByNumber:0x1f``."""
     try:
         decoded = _decode(body)
     except msgspec.DecodeError:
         return ["<not JSON>"]
     items = decoded if isinstance(decoded, list) else [decoded]
-    return [str(item.get("method")) for item in items if isinstance(item, dict)]
+    names = []
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        method = str(item.get("method"))
+        params = item.get("params")
+        if method == "eth_getBlockByNumber" and isinstance(params, list) and params:
+            method += f":{params[0]}"
+        names.append(method)
+    return names
 
 
 # --------------------------------------------------------------------------------------------
@@ -832,7 +843,14 @@ async def check_round_trips(
     fixture: Fixture,
     pair: Pair,
 ) -> dict[str, Any]:
-    """POSTs anvil receives while a fresh node answers one uncached ETH + 50-token request."""
+    """POSTs anvil receives while a fresh node answers uncached ETH + 50-token requests.
+
+    Cases, in this order: ``pair`` on the fresh node (finality not known yet: 2 POSTs, the
+    block header then the state batch); a finalized block the node has not seen (2 POSTs),
+    another account at that block (1 POST: its hash is cached), then the head (above
+    finalized: 2 POSTs, every time). The node's background look at the ``finalized`` block
+    may share a POST with a request's calls or take its own; it is counted apart.
+    """
     proxy = CountingProxy("127.0.0.1", anvil_port)
     await proxy.start()
     node = NodeProcess(
@@ -846,41 +864,70 @@ async def check_round_trips(
         src,
     )
     clients = Clients("", fixture.anvil_url, fixture.tokens)
+    deep, top = fixture.first_block, fixture.head  # anvil: finalized = head - 64
+    a, b = fixture.holders[0], fixture.holders[1]
+    cases = [
+        ("first request", pair, 2),
+        ("finalized, unseen block", (deep, a), 2),
+        ("finalized, seen block", (deep, b), 1),
+        ("above finalized", (top, a), 2),
+        ("above finalized again", (top, b), 2),
+    ]
+    results = []
     try:
         await asyncio.to_thread(node.start)
         clients.balance_url = node.url + "/account/balance"
         await clients.open(4)
         await asyncio.sleep(0.2)  # let the node's startup probes pass
-        before = len(proxy.requests)
-        answer = await clients.ours(pair, True)
-        await asyncio.sleep(0.2)
-        seen = proxy.requests[before:]
-        expected = await clients.raw(pair, True)
-        if answer != expected:
-            raise BenchError(f"round-trip check: ours {answer} != raw {expected}")
+        for name, (number, address), want in cases:
+            before = len(proxy.requests)
+            answer = await clients.ours((number, address), True)
+            await asyncio.sleep(0.2)
+            seen = proxy.requests[before:]
+            expected = await clients.raw((number, address), True)
+            if answer != expected:
+                raise BenchError(f"round-trip check: ours {answer} != raw {expected}")
+            posts = [methods for _, method, methods in seen if method == "POST"]
+            # The background connectivity probe (every 30 s) could land in the window: name it.
+            probes = [m for m in posts if "eth_chainId" in m]
+            header = f"eth_getBlockByNumber:{hex(number)}"
+            request_posts, finality_calls = [], 0
+            for m in posts:
+                if "eth_chainId" in m:
+                    continue
+                # Block lookups for another block than the request's are the finality look.
+                own = [x for x in m if not x.startswith("eth_getBlockByNumber:") or x == header]
+                finality_calls += len(m) - len(own)
+                if own:
+                    request_posts.append(own)
+            shape = [len(m) for m in request_posts]
+            ok = shape == ([1, 2 + len(fixture.tokens)] if want == 2 else [2 + len(fixture.tokens)])
+            if want == 2:
+                ok = ok and request_posts[0] == [header]
+            results.append(
+                {
+                    "case": name,
+                    "block": number,
+                    "posts": len(request_posts),
+                    "calls": shape,
+                    "expected_posts": want,
+                    "finality_calls": finality_calls,
+                    "probe_posts": len(probes),
+                    "ok": ok,
+                }
+            )
     finally:
         await clients.close()
         await asyncio.to_thread(node.stop)
         await proxy.stop()
-    posts = [methods for _, method, methods in seen if method == "POST"]
-    # The background connectivity probe (every 30 s) could land in the window: name it.
-    probes = [m for m in posts if "eth_chainId" in m]
-    request_posts = [m for m in posts if "eth_chainId" not in m]
-    summary = [
-        {"calls": len(m), "methods": dict(sorted({x: m.count(x) for x in m}.items()))}
-        for m in request_posts
-    ]
-    ok = (
-        len(request_posts) == 2
-        and request_posts[0] == ["eth_getBlockByNumber"]
-        and len(request_posts[1]) == 2 + len(fixture.tokens)
-    )
-    return {"posts": len(request_posts), "probe_posts": len(probes), "detail": summary, "ok": ok}
-
-
-# --------------------------------------------------------------------------------------------
-# Report
-# --------------------------------------------------------------------------------------------
+    first = results[0]
+    return {
+        "posts": first["posts"],
+        "probe_posts": sum(r["probe_posts"] for r in results),
+        "detail": [{"calls": n} for n in first["calls"]],
+        "cases": results,
+        "ok": all(r["ok"] for r in results),
+    }
 
 
 def report(
@@ -994,11 +1041,16 @@ def report(
         }
     rt = round_trip
     print(
-        f"round trips for one uncached ETH + {args.tokens}-token request: {rt['posts']} POSTs to "
-        f"anvil {[d['calls'] for d in rt['detail']]} calls each -> "
-        f"{'OK' if rt['ok'] else 'UNEXPECTED'}"
+        f"round trips for one uncached ETH + {args.tokens}-token request (POSTs to anvil, calls "
+        f"each): {'OK' if rt['ok'] else 'UNEXPECTED'}"
         + (f" (+{rt['probe_posts']} background probe POSTs ignored)" if rt["probe_posts"] else "")
     )
+    for case in rt["cases"]:
+        print(
+            f"  {case['case']:24s} block {case['block']:>5}: {case['posts']} POSTs "
+            f"{case['calls']} (expected {case['expected_posts']})"
+            + (f", +{case['finality_calls']} finality calls" if case["finality_calls"] else "")
+        )
     return result
 
 

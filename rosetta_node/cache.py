@@ -1,7 +1,8 @@
 """Bounded caches for one network, keyed by block hash.
 
 A block hash names immutable data (header, operations, state), so entries never go stale;
-a reorg just makes them unreachable. Only the head is cached by time, and briefly.
+a reorg just makes them unreachable. Only the head is cached by time, and briefly. The one
+mapping keyed by number, ``canonical``, holds finalized blocks only (see Chain.by_number).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ class ChainCache:
         self,
         *,
         headers: int = 20_000,
+        canonical: int = 100_000,
         blocks: int = 256,
         balances: int = 200_000,
         head_ttl: float = 0.25,
@@ -23,3 +25,5 @@ class ChainCache:
         # (block hash, address) -> {currency key or "nonce": atomic units}
         self.balances = CountingLRU("balances", balances)
         self.head = CountingTTL("head", 1, head_ttl)
+        # block number -> hash, for blocks at or below the node's finalized block only
+        self.canonical = CountingLRU("canonical", canonical)

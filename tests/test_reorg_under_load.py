@@ -156,7 +156,7 @@ def test_answers_during_reorgs_never_mix_branches(tmp_path: Path) -> None:
         checked = {"balance": 0, "block": 0}
         for kind, index, account, status, body in answers:
             if status != 200:
-                assert body["retriable"] is True, body  # a branch vanished mid-request
+                assert body["retriable"] is True, (kind, index, body)  # a branch vanished
                 continue
             if kind == "balance":
                 block_hash = body["block_identifier"]["hash"]

@@ -3,10 +3,18 @@
 Everything read here is pinned to a block hash as soon as one is known, and everything keyed
 by hash is cached (a hash names immutable data). Only the head is looked up by tag, and it is
 cached for a fraction of a second at most.
+
+Number -> hash is cached only for blocks at or below the node's ``finalized`` block: those
+cannot be reorged, so the mapping is as immutable as a hash (web3.py's rule likewise: never
+cache ``latest``, key by hash). Above finalized every lookup asks the node. A read by index of
+a deep block is then one round trip (the state batch pinned by the cached hash) instead of two.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +32,18 @@ from ..errors import (
 )
 from ..rpc import RpcClient, RpcError
 from ..types import BlockIdentifier, PartialBlockIdentifier
+
+log = logging.getLogger(__name__)
+
+# How often the node's finalized block is looked at while requests come in. Finality is
+# permanent on a real chain; these two bounds only matter on devnets, where anvil's
+# "finalized" (head - 64) can be rewound (evm_revert, anvil_rollback): a rewind is noticed by
+# the next look (see _refresh_finalized), and a cache not checked for FINALIZED_MAX_AGE is not
+# used at all until it has been.
+FINALIZED_REFRESH = 1.0  # seconds
+# A block missing this close below the head is a reorg in progress, not pruned history.
+REORG_WINDOW = 128
+FINALIZED_MAX_AGE = 5.0  # seconds
 
 # Errors nodes return for a block or state they do not have (geth, erigon, reth, anvil).
 _MISSING_STATE = ("missing trie node", "state not available", "pruned", "historical state")
@@ -130,6 +150,10 @@ class Chain:
         self.rpc = rpc
         self.cache = cache
         self.trace_timeout = trace_timeout
+        self._finalized: Header | None = None  # the node's last answer to "finalized"
+        self._finalized_at = -FINALIZED_MAX_AGE  # monotonic time that answer was asked for
+        self._generation = 0  # bumped when the canonical cache is dropped
+        self._refresh: asyncio.Task[None] | None = None
 
     def remember(self, raw: Any) -> Header:
         header = parse_header(raw)
@@ -172,12 +196,95 @@ class Chain:
         return self.remember(await self._raw_by_hash(block_hash, False))
 
     async def by_number(self, number: int) -> Header:
-        return self.remember(await self._raw_by_number(number, False))
+        block_hash = self._canonical(number)
+        if block_hash is not None:
+            header = self.cache.headers.get(block_hash)
+            if header is not None:
+                return header  # type: ignore[no-any-return]
+            return await self.by_hash(block_hash)
+        # Decide cacheability before asking: only a block already final when the question
+        # is sent is sure to be the block the answer describes, whatever happens meanwhile.
+        limit, generation = self._finality(), self._generation
+        header = self.remember(await self._raw_by_number(number, False))
+        self._learn_canonical(header, limit, generation)
+        return header
+
+    def _canonical(self, number: int) -> str | None:
+        """The cached hash of finalized block ``number``, or None (not final, not known)."""
+        if number > self._finality():
+            return None
+        return self.cache.canonical.get(number)  # type: ignore[no-any-return]
+
+    def _learn_canonical(self, header: Header, limit: int, generation: int) -> None:
+        if header.number <= limit and generation == self._generation:
+            self.cache.canonical[header.number] = header.hash
+
+    def _finality(self) -> int:
+        """The highest block number whose number -> hash may be cached now; -1 for none.
+
+        Looks at the node's finalized block again (in the background: the caller never
+        waits for it) when the last look is older than FINALIZED_REFRESH.
+        """
+        age = time.monotonic() - self._finalized_at
+        if age >= FINALIZED_REFRESH and (self._refresh is None or self._refresh.done()):
+            self._refresh = asyncio.get_running_loop().create_task(self._refresh_finalized())
+        if self._finalized is None or age >= FINALIZED_MAX_AGE:
+            return -1
+        return self._finalized.number
+
+    async def _refresh_finalized(self) -> None:
+        asked = time.monotonic()
+        previous = self._finalized
+        calls: list[Any] = [("eth_getBlockByNumber", ["finalized", False])]
+        if previous is not None:  # is the last finalized block still canonical?
+            calls.append(("eth_getBlockByNumber", [hex(previous.number), False]))
+        try:
+            answers = await self.rpc.batch(calls)
+            final = None
+            if answers[0] is not None and not isinstance(answers[0], RpcError):
+                final = parse_header(answers[0])
+        except CatalogError as exc:
+            log.debug("finalized block not read: %s", exc)
+            return  # the cache ages out (FINALIZED_MAX_AGE) if this goes on
+        if final is None:  # a node without finality (or not yet): cache nothing by number
+            self._drop_canonical(None if previous is None else "the node has no finalized block")
+            self._finalized, self._finalized_at = None, asked
+            return
+        rewound = None
+        if previous is not None:
+            again = answers[1]
+            if final.number < previous.number:
+                rewound = f"finalized block went back from {previous.number} to {final.number}"
+            elif not isinstance(again, dict) or str(again.get("hash", "")).lower() != previous.hash:
+                rewound = f"finalized block {previous.number} is no longer canonical"
+        if rewound is None:
+            known = self.cache.canonical.get(final.number)
+            if known is not None and known != final.hash:
+                rewound = f"finalized block {final.number} changed hash"
+        if rewound is not None:
+            self._drop_canonical(rewound)
+        self.cache.headers[final.hash] = final
+        self.cache.canonical[final.number] = final.hash
+        self._finalized, self._finalized_at = final, asked
+
+    def _drop_canonical(self, reason: str | None) -> None:
+        if reason is not None:
+            # Finality broken: only a devnet does that (anvil's finalized is head - 64).
+            log.warning("dropping cached block numbers: %s", reason)
+        self.cache.canonical.clear()
+        self._generation += 1
 
     async def _missing_number(self, number: int) -> CatalogError:
         head = await self.head()
         if number > head.number:
             return CatalogError(BLOCK_NOT_YET_AVAILABLE, {"index": number, "head": head.number})
+        if head.number - number < REORG_WINDOW:
+            # A recent number the node has no block for, below its head: the chain is being
+            # reorganised under us (anvil answers null mid-reorg). Ask again, never "not found".
+            return CatalogError(
+                DATA_NOT_YET_AVAILABLE,
+                {"index": number, "head": head.number, "reason": "chain reorganising"},
+            )
         return CatalogError(BLOCK_NOT_FOUND, {"index": number})
 
     async def resolve(self, partial: PartialBlockIdentifier | None) -> Header:
@@ -220,8 +327,13 @@ class Chain:
         return cached
 
     async def _fetch_by_number(self, number: int) -> BlockData:
+        block_hash = self._canonical(number)
+        if block_hash is not None:
+            return self.cache.blocks.get(block_hash) or await self._fetch_by_hash(block_hash)
+        limit, generation = self._finality(), self._generation
         block = await self._raw_by_number(number, True)
         header = self.remember(block)
+        self._learn_canonical(header, limit, generation)
         cached = self.cache.blocks.get(header.hash)
         if cached is not None:
             return cached

@@ -1,6 +1,10 @@
 """The JSON-RPC client: the only code in the project that talks to the node.
 
-One pooled aiohttp session per node; calls go out singly or as JSON-RPC batches. Transport
+One pooled aiohttp session per node; calls go out singly or as JSON-RPC batches. Calls and
+batches issued in the same event-loop iteration (concurrent requests) are coalesced into one
+batch POST: far fewer HTTP exchanges for the node and for us under load, and nothing waits
+longer than one loop iteration. Each caller still gets its own results in its own order; one
+element's JSON-RPC error stays in its slot. Transport
 failures (connection errors, timeouts, HTTP 5xx, unparseable bodies) are retried, because every
 method sent through here is a read and so safe to repeat; a JSON-RPC error object is the node's
 answer and is handed back to the caller, never retried.
@@ -9,9 +13,11 @@ answer and is handed back to the caller, never retried.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -25,6 +31,7 @@ log = logging.getLogger(__name__)
 Call = tuple[str, Sequence[Any]]
 
 _encode = msgspec.json.Encoder().encode
+_OWN_POST = 8  # a caller's batch longer than this is sent alone, never coalesced
 _decode = msgspec.json.Decoder().decode
 
 
@@ -46,6 +53,14 @@ class _Transient(Exception):
         self.error = error
 
 
+@dataclass(slots=True)
+class _Waiter:
+    """One caller's calls inside a coalesced POST, and where its results go."""
+
+    calls: Sequence[Call]
+    future: asyncio.Future[list[Any]]
+
+
 class RpcClient:
     def __init__(
         self,
@@ -65,6 +80,10 @@ class RpcClient:
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
         self._ids = itertools.count(1)
+        # Callers waiting for this loop iteration's POST, by timeout: calls with different
+        # deadlines (a 60 s trace, a 10 s read) never share a POST.
+        self._pending: dict[float, tuple[asyncio.AbstractEventLoop, list[_Waiter]]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -96,13 +115,85 @@ class RpcClient:
         """Results in call order; a failed element is an RpcError in its slot, not raised."""
         if not calls:
             return []
+        timeout = timeout or self.timeout
         if len(calls) <= self.max_batch:
-            return await self._send_with_retries(calls, timeout or self.timeout)
+            return await self._enqueue(calls, timeout)
         chunks = [calls[i : i + self.max_batch] for i in range(0, len(calls), self.max_batch)]
-        parts = await asyncio.gather(
-            *(self._send_with_retries(chunk, timeout or self.timeout) for chunk in chunks)
-        )
+        parts = await asyncio.gather(*(self._enqueue(chunk, timeout) for chunk in chunks))
         return [result for part in parts for result in part]
+
+    def _enqueue(self, calls: Sequence[Call], timeout: float) -> asyncio.Future[list[Any]]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[Any]] = loop.create_future()
+        pending = self._pending.get(timeout)
+        # (A queue left by a loop that stopped before flushing it is not joined.)
+        if pending is None or pending[0] is not loop:
+            pending = self._pending[timeout] = (loop, [])
+            # Runs after the callbacks already ready in this iteration: every caller that
+            # issues a call meanwhile joins the same POST.
+            loop.call_soon(self._flush, timeout, pending[1])
+        pending[1].append(_Waiter(calls, future))
+        return future
+
+    def _flush(self, timeout: float, queue: list[_Waiter]) -> None:
+        if (pending := self._pending.get(timeout)) is not None and pending[1] is queue:
+            del self._pending[timeout]
+        groups: list[list[_Waiter]] = []
+        size = 0
+        for waiter in queue:
+            if waiter.future.done():  # cancelled before its POST went out
+                continue
+            # A batch of its own (e.g. 50 balanceOf calls) already pays for its POST; alone it
+            # neither delays small calls behind it nor serializes work the node could do
+            # in parallel over two connections.
+            if len(waiter.calls) > _OWN_POST:
+                groups.append([waiter])
+                size = self.max_batch
+            elif groups and size + len(waiter.calls) <= self.max_batch:
+                groups[-1].append(waiter)
+                size += len(waiter.calls)
+            else:
+                groups.append([waiter])
+                size = len(waiter.calls)
+        for group in groups:
+            task = asyncio.get_running_loop().create_task(self._post_group(group, timeout))
+            self._tasks.add(task)  # a strong reference until done
+            task.add_done_callback(self._tasks.discard)
+            for waiter in group:
+                waiter.future.add_done_callback(functools.partial(self._abandon, group, task))
+
+    @staticmethod
+    def _abandon(
+        group: list[_Waiter], task: asyncio.Task[None], _done: asyncio.Future[list[Any]]
+    ) -> None:
+        # When every caller of a POST gave up (cancelled), stop the POST as an uncoalesced
+        # call would have stopped, instead of holding a pooled connection until the timeout.
+        if not task.done() and all(w.future.cancelled() for w in group):
+            task.cancel()
+
+    async def _post_group(self, group: list[_Waiter], timeout: float) -> None:
+        calls = group[0].calls if len(group) == 1 else [c for w in group for c in w.calls]
+        try:
+            results = await self._send_with_retries(calls, timeout)
+        except asyncio.CancelledError:
+            for waiter in group:
+                waiter.future.cancel()
+            raise
+        except Exception as exc:  # handed to every caller of this POST
+            for waiter in group:
+                if not waiter.future.done():
+                    # One exception object per caller: each raise grows its own traceback.
+                    own = exc
+                    if isinstance(exc, CatalogError):
+                        own = CatalogError(exc.error, exc.details)
+                    waiter.future.set_exception(own)
+            return
+        start = 0
+        for waiter in group:
+            end = start + len(waiter.calls)
+            if not waiter.future.done():
+                waiter.future.set_result(results[start:end])
+            start = end
 
     async def _send_with_retries(self, calls: Sequence[Call], timeout: float) -> list[Any]:
         counts: dict[str, int] = {}
