@@ -21,6 +21,10 @@ Reported: logs/s for each, and backfill end to end (parse + apply) against ``--t
 
     .venv/bin/python bench/index_backfill.py [--blocks 1000] [--logs-per-block 250] [--json OUT]
 
+``--store postgres --dsn postgresql://user@host:5432/db`` measures the PostgreSQL store
+instead (``PostgresStore.apply``: one transaction of array statements per commit), each run in
+a fresh schema ``rosetta_index_bench_<run>`` that is dropped afterwards.
+
 Exit status 0; 2 when the target is missed with ``--strict``.
 """
 
@@ -48,7 +52,46 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from rosetta_node.index.follower import TRANSFER_TOPIC, group_transfer_logs  # noqa: E402
-from rosetta_node.index.store import BlockLogs, Cursor, SqliteStore  # noqa: E402
+from rosetta_node.index.store import BlockLogs, Cursor, IndexStore, SqliteStore  # noqa: E402
+
+# Which store the runs measure (set from the command line): "sqlite", or "postgres" at DSN.
+STORE: dict[str, Any] = {"kind": "sqlite", "dsn": None}
+
+
+async def fresh_store(path: Path, retention: int = 256) -> IndexStore:
+    """An empty store named after ``path``: a new SQLite file, or a new PostgreSQL schema."""
+    if STORE["kind"] == "postgres":
+        from rosetta_node.index.postgres import PostgresStore
+
+        network = "bench-" + path.stem
+        await PostgresStore(STORE["dsn"], network=network).drop()
+        return PostgresStore(STORE["dsn"], network=network, retention=retention)
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+    return SqliteStore(path, network="bench", retention=retention)
+
+
+async def postgres_stats(path: Path, drop: bool) -> tuple[int, int, str]:
+    """(holding rows, bytes of the schema's tables and indexes, server version) of a run."""
+    from rosetta_node.index.postgres import PostgresStore
+
+    store = PostgresStore(STORE["dsn"], network="bench-" + path.stem)
+    con = await store._writer_connection()
+    try:
+        rows = await con.fetchval(f"SELECT count(*) FROM {store._s}.holding")
+        size = await con.fetchval(
+            "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = $1 AND c.relkind = 'r'",
+            store.schema,
+        )
+        version = await con.fetchval("SHOW server_version")
+    finally:
+        if drop:
+            await store.drop()
+        else:
+            await store.close()
+    return int(rows), int(size), str(version)
 
 ZERO_TOPIC = "0x" + "0" * 64
 
@@ -138,7 +181,7 @@ def parse(raw: list[tuple[int, str, str, list[Any]]], per_range: int = 40) -> li
 
 
 async def apply_all(
-    store: SqliteStore, blocks: list[BlockLogs], batch: int, head: int | None
+    store: IndexStore, blocks: list[BlockLogs], batch: int, head: int | None
 ) -> tuple[float, float]:
     """(wall seconds, CPU seconds of this process) to apply ``blocks``."""
     started, cpu = time.perf_counter(), time.process_time()
@@ -149,7 +192,7 @@ async def apply_all(
 
 
 async def pipeline(
-    store: SqliteStore, raw: list[tuple[int, str, str, list[Any]]], batch: int, head: int
+    store: IndexStore, raw: list[tuple[int, str, str, list[Any]]], batch: int, head: int
 ) -> float:
     """Wall seconds to parse and apply ``raw`` the way the indexer does: the next batch is
     parsed on the event loop while the writer thread commits the previous one."""
@@ -170,9 +213,7 @@ async def run_pipeline(
     path: Path, warmup: list[BlockLogs], raw: list[tuple[int, str, str, list[Any]]], batch: int
 ) -> Run:
     """Bulk load: warm-up (untimed), the measured blocks from raw logs, the index build."""
-    for suffix in ("", "-wal", "-shm"):
-        Path(str(path) + suffix).unlink(missing_ok=True)
-    store = SqliteStore(path, network="bench")
+    store = await fresh_store(path)
     try:
         await store.set_bulk(True)
         head = raw[-1][0] + 1_000_000
@@ -205,10 +246,8 @@ async def run(
     bulk: bool = False,
 ) -> Run:
     """Apply ``warmup`` (untimed) then ``measured`` (timed) into a fresh file."""
-    for suffix in ("", "-wal", "-shm"):
-        Path(str(path) + suffix).unlink(missing_ok=True)
     last = measured[-1].number
-    store = SqliteStore(path, network="bench", retention=len(measured) + 1 if near_head else 256)
+    store = await fresh_store(path, retention=len(measured) + 1 if near_head else 256)
     try:
         if bulk:
             await store.set_bulk(True)
@@ -252,7 +291,19 @@ def main() -> int:
     parser.add_argument("--dir", type=Path, help="where the SQLite files go (default: a temp dir)")
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--strict", action="store_true", help="exit 2 when the target is missed")
+    parser.add_argument(
+        "--store",
+        choices=["sqlite", "postgres"],
+        default="sqlite",
+        help="the store to measure (default sqlite)",
+    )
+    parser.add_argument(
+        "--dsn", help="PostgreSQL URL for --store postgres, postgresql://user@host:port/db"
+    )
     args = parser.parse_args()
+    if args.store == "postgres" and not args.dsn:
+        parser.error("--store postgres needs --dsn")
+    STORE.update(kind=args.store, dsn=args.dsn)
 
     started = time.perf_counter()
     generator = Generator(args.seed, args.logs_per_block, args.fresh_share)
@@ -322,14 +373,23 @@ def main() -> int:
     pipeline_total = median("pipeline", "wall") + build_per_log * logs
     indexed_total = parse_s + median("indexed", "wall")
     cold_total = parse_s + median("cold", "wall") + median("cold", "index_build")
-    con = sqlite3.connect(workdir / "bulk.db")
-    holdings = con.execute("SELECT COUNT(*) FROM holding").fetchone()[0]
-    con.close()
-    size = sum(
-        os.path.getsize(workdir / name)
-        for name in ("bulk.db", "bulk.db-wal")
-        if (workdir / name).exists()
-    )
+    server = "sqlite " + sqlite3.sqlite_version
+    if args.store == "postgres":
+        for name in ("pipeline", "indexed", "cold", "near-head"):
+            asyncio.run(postgres_stats(workdir / f"{name}.db", drop=args.dir is None))
+        holdings, size, version = asyncio.run(
+            postgres_stats(workdir / "bulk.db", drop=args.dir is None)
+        )
+        server = "postgres " + version
+    else:
+        con = sqlite3.connect(workdir / "bulk.db")
+        holdings = con.execute("SELECT COUNT(*) FROM holding").fetchone()[0]
+        con.close()
+        size = sum(
+            os.path.getsize(workdir / name)
+            for name in ("bulk.db", "bulk.db-wal")
+            if (workdir / name).exists()
+        )
     figures = {
         "warmup_blocks": args.warmup_blocks,
         "blocks": args.blocks,
@@ -358,6 +418,7 @@ def main() -> int:
         "load_average": load,
         "python": platform.python_version(),
         "sqlite": sqlite3.sqlite_version,
+        "store": server,
         "machine": platform.machine(),
         "cpus": os.cpu_count(),
         "target_logs_per_s": args.target,
@@ -367,7 +428,7 @@ def main() -> int:
         f"addresses, {figures['new_pair_share']:.0%} of touches create a (token, account) pair"
     )
     print(
-        f"medians of {args.repeat} runs, {args.batch_blocks} blocks a commit "
+        f"{server}: medians of {args.repeat} runs, {args.batch_blocks} blocks a commit "
         f"(load average {load:.1f} on {os.cpu_count()} CPUs):"
     )
     rows = [

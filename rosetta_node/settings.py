@@ -71,8 +71,10 @@ class NetworkSettings(msgspec.Struct, forbid_unknown_fields=True):
     rpc_retries: int = 2
     rpc_max_connections: int = 32
     trace_timeout: float = 60.0
-    # ERC-20 Transfer-log index (``rosetta-node index``): one SQLite file per network.
+    # ERC-20 Transfer-log index (``rosetta-node index``): one SQLite file per network, or
+    # (not both) a PostgreSQL URL that several replicas share, one schema per network.
     index_db: str | None = None
+    index_url: str | None = None  # postgresql://user:password@host:5432/database
     index_start_block: int = 0
     index_confirmations: int = 0
     index_retention: int = 256
@@ -223,6 +225,13 @@ def _check(settings: Settings, base_dir: Path) -> None:
             raise ConfigError(f"{where}.index_poll_interval: must be positive")
         if net.index_max_lag < 0:
             raise ConfigError(f"{where}.index_max_lag: must not be negative")
+        if net.index_url is not None:
+            if net.index_db is not None:
+                raise ConfigError(
+                    f"{where}.index_url: give index_db (SQLite) or index_url (PostgreSQL), not both"
+                )
+            if urlsplit(net.index_url).scheme not in ("postgresql", "postgres"):
+                raise ConfigError(f"{where}.index_url: expected a postgresql:// URL")
         if net.index_db is not None and not Path(net.index_db).is_absolute():
             net.index_db = str(base_dir / net.index_db)  # created on first use
         for key in ("token_list", "genesis_file"):

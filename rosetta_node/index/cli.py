@@ -1,6 +1,7 @@
 """``python -m rosetta_node.index`` (and, wired into the main CLI, ``rosetta-node index``).
 
-Backfills the Transfer-log index of the first configured network into a SQLite file, then
+Backfills the Transfer-log index of the first configured network into a SQLite file (or a
+PostgreSQL database with ``--url``), then
 exits, or with ``--follow`` keeps following the head until SIGINT/SIGTERM. Restartable at any
 moment: it resumes after the last committed block.
 """
@@ -15,18 +16,23 @@ import signal
 import sys
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
+
+import msgspec
 
 from ..errors import CatalogError
 from ..rpc import RpcClient, RpcError
 from ..settings import ConfigError, NetworkSettings, load_settings, redact_url
 from .follower import Indexer, IndexerError
+from .open import claim_writer, open_store, store_label
 from .progress import ProgressBar
-from .store import DEFAULT_RETENTION, IndexStoreError, SqliteStore
+from .store import DEFAULT_RETENTION, IndexStore, IndexStoreError
 
 log = logging.getLogger("rosetta_node.index")
 
 DESCRIPTION = (
     "Build the ERC-20 Transfer-log index of the first configured network into a SQLite file "
+    "(or a PostgreSQL database) "
     "(which accounts sent or received which token, and the block of the last change), then "
     "exit, or with --follow keep following the head through reorgs until SIGINT/SIGTERM. "
     "Safe to kill at any moment: it resumes after the last committed block."
@@ -40,6 +46,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--chain-id", type=int, metavar="N", help="expected chain id")
     parser.add_argument(
         "--db", metavar="FILE", help="SQLite index file (settings: index_db); one per network"
+    )
+    parser.add_argument(
+        "--url",
+        metavar="URL",
+        help="PostgreSQL index instead, postgresql://user:password@host:port/database "
+        "(settings: index_url); one schema per network, shared by API replicas",
     )
     parser.add_argument(
         "--start-block",
@@ -128,9 +140,16 @@ def _setting(net: NetworkSettings, flag: Any, key: str, default: Any) -> Any:
 
 
 async def _run(args: argparse.Namespace, net: NetworkSettings) -> int:
-    db = _setting(net, args.db, "index_db", None)
-    if not db:
-        raise ConfigError("index: no database file (give --db, or index_db in the settings)")
+    if args.db and args.url:
+        raise ConfigError("index: give --db (SQLite) or --url (PostgreSQL), not both")
+    db = args.db or (None if args.url else _setting(net, None, "index_db", None))
+    url = args.url or (None if args.db else _setting(net, None, "index_url", None))
+    if not db and not url:
+        raise ConfigError(
+            "index: no database (give --db or --url, or index_db or index_url in the settings)"
+        )
+    if url and urlsplit(url).scheme not in ("postgresql", "postgres"):
+        raise ConfigError("index: --url: expected a postgresql:// URL")
     start_block = int(_setting(net, args.start_block, "index_start_block", 0))
     confirmations = int(_setting(net, args.confirmations, "index_confirmations", 0))
     retention = int(_setting(net, args.retention, "index_retention", DEFAULT_RETENTION))
@@ -146,11 +165,17 @@ async def _run(args: argparse.Namespace, net: NetworkSettings) -> int:
         retries=net.rpc_retries,
         max_connections=net.rpc_max_connections,
     )
-    store: SqliteStore | None = None
+    store: IndexStore | None = None
     try:
         chain_id = await _chain_id(rpc, net)
         blockchain, network = net.names(chain_id)
-        store = SqliteStore(db, network=f"{blockchain}/{network}", retention=retention)
+        where = msgspec.structs.replace(net, index_db=db, index_url=url, index_retention=retention)
+        store = open_store(where, f"{blockchain}/{network}")
+        if not await claim_writer(store, wait=False):
+            raise IndexStoreError(
+                f"{store_label(where)}: another process is writing the index of "
+                f"{blockchain}/{network} (it holds the writer lock); stop it first"
+            )
         indexer = Indexer(
             rpc,
             store,

@@ -37,7 +37,8 @@ from ..metrics import INDEX_HEAD, INDEX_LAG
 from ..rpc import Call, RpcError
 from . import erc20
 from .follower import Indexer
-from .store import Cursor, IndexStore, Snapshot, SqliteStore
+from .open import claim_writer, open_store
+from .store import Cursor, IndexStore, Snapshot, WriterBusy
 
 log = logging.getLogger(__name__)
 
@@ -111,10 +112,12 @@ class NetworkIndex:
     def __init__(self, engine: NetworkEngine) -> None:
         self.engine = engine
         self.settings = engine.settings
-        self.configured = bool(self.settings.index_db)
+        self.configured = bool(self.settings.index_db or self.settings.index_url)
         self.store: IndexStore | None = None
         self.indexer: Indexer | None = None
-        self.problem: str | None = None if self.configured else "no index_db configured"
+        self.problem: str | None = (
+            None if self.configured else "no index_db or index_url configured"
+        )
         self._task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
 
@@ -126,12 +129,20 @@ class NetworkIndex:
         # The store is named after the network, known once the node told its chain id.
         while self.engine.identifier is None:
             await asyncio.sleep(0.5)
-        assert self.settings.index_db is not None
-        return SqliteStore(
-            self.settings.index_db,
-            network=self.engine.name,
-            retention=self.settings.index_retention,
-        )
+        store = open_store(self.settings, self.engine.name)
+        # A PostgreSQL index is shared by replicas: this one answers from it at once, and
+        # follows the head only once it holds the index's writer lock (one writer; a
+        # standby waits here and takes over when the writer's session ends).
+        self.store = store
+        try:
+            await claim_writer(store, wait=True, poll=self.settings.index_poll_interval)
+        except asyncio.CancelledError:
+            raise  # stop() closes self.store
+        except BaseException:
+            self.store = None
+            await store.close()
+            raise
+        return store
 
     async def _run(self) -> None:
         delay = 1.0
@@ -151,6 +162,15 @@ class NetworkIndex:
                 return
             except asyncio.CancelledError:
                 raise
+            except WriterBusy as exc:
+                # Another replica took the writer lock (our session to PostgreSQL dropped):
+                # answer from the shared index and stand by until the lock is free again.
+                self.problem = None
+                log.warning("index %s: %s; standing by", self.engine.name, exc)
+                self.indexer = None
+                if self.store is not None:
+                    poll = self.settings.index_poll_interval
+                    await claim_writer(self.store, wait=True, poll=poll)
             except Exception as exc:  # the follower must outlive node trouble and bad files
                 self.problem = f"{type(exc).__name__}: {exc}"
                 log.error("index %s stopped: %s; retrying in %.0f s", self.engine.name, exc, delay)
@@ -549,3 +569,50 @@ class TokenService:
         header = await self._pinned(engine, snapshot, None)
         rows = [(c.account, c.block_number, c.block_hash) for c in snapshot.rows]
         return Answer(header, await self._holder_rows(engine, contract, header, rows))
+
+    async def holder_accounts(
+        self,
+        engine: NetworkEngine,
+        contract: str,
+        *,
+        offset: int = 0,
+        limit: int = 100,
+        at_block: int | None = None,
+    ) -> Answer[list[str]]:
+        """Holders ``offset .. offset + limit`` in :meth:`holders`' order, without balances.
+
+        For page-number APIs: one snapshot read of ``offset + limit`` rows (at most
+        MAX_HOLDERS_SCAN), so the page and its pinned block agree. Zero balances included.
+        """
+        contract = require_address(contract, "contract")
+        if offset < 0 or limit < 0:
+            raise CatalogError(INVALID_REQUEST, {"reason": "offset and limit must not be negative"})
+        if offset + limit > MAX_HOLDERS_SCAN:
+            raise CatalogError(
+                INVALID_REQUEST, {"reason": f"pages reach at most {MAX_HOLDERS_SCAN} holders deep"}
+            )
+        store = self._store(engine)
+        snapshot = await store.contract_holders(contract, None, offset + limit, at_block)
+        header = await self._pinned(engine, snapshot, at_block)
+        return Answer(header, [checksum(h.account) for h in snapshot.rows[offset:]])
+
+    async def accounts_tokens(
+        self, engine: NetworkEngine, accounts: Sequence[str], at_block: int | None = None
+    ) -> Answer[list[TokenBalance]]:
+        """:meth:`account_tokens` of several accounts, all read at one block.
+
+        The first account pins the block (the index cursor, or ``at_block``); the others are
+        read at that block number. A reorg between the reads (another hash at that number)
+        is a retriable error rather than a mixed answer.
+        """
+        if not accounts:
+            raise CatalogError(INVALID_REQUEST, {"reason": "no accounts"})
+        first = await self.account_tokens(engine, accounts[0], at_block)
+        rest = await asyncio.gather(
+            *(self.account_tokens(engine, a, first.block.number) for a in accounts[1:])
+        )
+        if any(answer.block.hash != first.block.hash for answer in rest):
+            raise CatalogError(
+                INDEX_BEHIND, {"network": engine.name, "reason": "reorg while reading; ask again"}
+            )
+        return Answer(first.block, [item for a in (first, *rest) for item in a.items])

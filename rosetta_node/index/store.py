@@ -100,6 +100,10 @@ class ChainMismatch(IndexStoreError):
     """Blocks handed to ``apply`` do not extend the indexed chain (a reorg or a bug)."""
 
 
+class WriterBusy(IndexStoreError):
+    """Another process holds the index's writer lock: this one may only read (PostgreSQL)."""
+
+
 class ReorgTooDeep(IndexStoreError):
     """A rollback below the floor: the journal no longer reaches that far; re-index."""
 

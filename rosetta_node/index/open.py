@@ -1,0 +1,54 @@
+"""Open a network's index store from its settings: SQLite (``index_db``) or PostgreSQL
+(``index_url``, needs the ``postgres`` extra: asyncpg)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..settings import ConfigError, NetworkSettings
+from .store import IndexStore, SqliteStore
+
+
+def open_store(settings: NetworkSettings, network: str) -> IndexStore:
+    """The store of ``network``'s index as configured. A PostgreSQL store connects on first
+    use; several processes may open it, one of them writes (see :func:`claim_writer`)."""
+    if settings.index_db and settings.index_url:
+        raise ConfigError("index_url: give index_db (SQLite) or index_url (PostgreSQL), not both")
+    if settings.index_url:
+        try:
+            from .postgres import PostgresStore
+        except ImportError:
+            raise ConfigError(
+                "index_url: a PostgreSQL index needs asyncpg: pip install 'rosetta-node[postgres]'"
+            ) from None
+        return PostgresStore(
+            settings.index_url, network=network, retention=settings.index_retention
+        )
+    if settings.index_db:
+        return SqliteStore(settings.index_db, network=network, retention=settings.index_retention)
+    raise ConfigError("index_db: no index configured (give index_db or index_url)")
+
+
+def store_label(settings: NetworkSettings) -> str:
+    """Where the index lives, fit for logs (no password)."""
+    if settings.index_url:
+        from .postgres import redact_dsn
+
+        return redact_dsn(settings.index_url)
+    return settings.index_db or "(none)"
+
+
+async def claim_writer(store: IndexStore, *, wait: bool, poll: float = 1.0) -> bool:
+    """Make this process the one that writes ``store``; True when it is.
+
+    A SQLite file has one process by design; a PostgreSQL index is shared by replicas and
+    written by the holder of its advisory lock: ``wait`` waits for it (a standby replica,
+    which reads meanwhile), else returns False at once when another process holds it.
+    """
+    lock: Any = getattr(store, "try_lock_writer", None)
+    if lock is None:
+        return True
+    if not wait:
+        return bool(await lock())
+    await store.wait_writer(poll)  # type: ignore[attr-defined]
+    return True
