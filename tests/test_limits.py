@@ -14,6 +14,7 @@ from rosetta_node import errors as catalog
 from rosetta_node.devnet import Anvil
 from tests.conftest import CHAIN_ID, NETWORK, Devnet, JsonRpc, NodeProcess, RosettaClient
 from tests.fault_proxy import FaultProxy
+from tests.spec_check import validate_response
 
 MAX_CONNECTIONS = 4
 
@@ -127,3 +128,30 @@ def test_a_client_that_stops_sending_does_not_hold_the_node(
         # While that body never arrives, other requests are answered.
         body = node.ok("/network/list", {})
         assert body["network_identifiers"] == [NETWORK]
+
+
+def test_translator_routes_have_the_time_limit_too(
+    limited: tuple[FaultProxy, RosettaClient], devnet: Devnet
+) -> None:
+    proxy, node = limited
+    account = devnet.workload.accounts[4]
+    proxy.arm("delay", seconds=4.0)
+    try:
+        sequence = requests.post(
+            node.url + "/rpc/IndexerGateway/GetNativeTokenBalance",
+            json={"accountAddress": account},
+            timeout=3,
+        )
+        chainbase = requests.get(
+            node.url + "/v1/account/balance",
+            params={"chain_id": CHAIN_ID, "address": account},
+            timeout=3,
+        )
+    finally:
+        proxy.disarm()
+    body = sequence.json()
+    validate_response("/rpc/IndexerGateway/GetNativeTokenBalance", 408, body, spec="sequence.yaml")
+    assert sequence.status_code == 408 and body["code"] == 1900, body
+    body = chainbase.json()
+    validate_response("/v1/account/balance", 503, body, spec="chainbase.yaml", method="get")
+    assert chainbase.status_code == 503 and "longer than 1 s" in body["message"], body

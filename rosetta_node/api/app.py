@@ -38,9 +38,7 @@ def create_app(engine: Engine) -> Starlette:
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[
-            Middleware(RequestMiddleware, routes={getattr(r, "path", "") for r in routes})
-        ],
+        middleware=[Middleware(RequestMiddleware, routes={getattr(r, "path", "") for r in routes})],
     )
     app.state.engine = engine
     app.state.tokens = tokens

@@ -82,14 +82,22 @@ def ops_routes() -> list[Route]:
     ]
 
 
-def _outcome(status: int, code: Any) -> str:
+_NODE_CODES = frozenset({*range(20, 30), 32})  # Rosetta catalog: node and index trouble
+
+
+def _outcome(path: str, status: int, code: Any) -> str:
     if status < 400:
         return "ok"
-    if isinstance(code, int) and 20 <= code < 30:
+    if path.startswith(("/rpc/", "/v1/")):  # translators: the HTTP status says it
+        if status in (408, 502, 503, 504):
+            return "node_error"
+        return "internal_error" if status >= 500 else "client_error"
+    # Rosetta answers every error with HTTP 500: the catalog code says what it was.
+    if code in _NODE_CODES:
         return "node_error"
-    if status >= 500 and code == 30:
+    if code == 30 or not isinstance(code, int):
         return "internal_error"
-    return "client_error" if status < 500 or isinstance(code, int) else "internal_error"
+    return "client_error"
 
 
 class RequestMiddleware:
@@ -129,7 +137,7 @@ class RequestMiddleware:
             await self.app(scope, receive, send_wrapper)
         finally:
             elapsed = time.perf_counter() - started
-            REQUESTS.labels(route, _outcome(status, body_code[0])).inc()
+            REQUESTS.labels(route, _outcome(path, status, body_code[0])).inc()
             LATENCY.labels(route).observe(elapsed)
             if route not in ("/metrics", "/healthz", "/readyz", "/openapi.json"):
                 log.info(
