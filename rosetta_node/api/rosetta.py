@@ -39,10 +39,11 @@ def decode(decoder: msgspec.json.Decoder[T], body: bytes) -> T:
         # at all; tell the two apart on this (rare) path only.
         try:
             msgspec.json.decode(body)
-        except msgspec.DecodeError as syntax:
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as syntax:
             raise CatalogError(MALFORMED_JSON, {"reason": str(syntax)[:300]}) from None
         raise CatalogError(INVALID_REQUEST, {"reason": str(exc)[:500]}) from None
-    except msgspec.DecodeError as exc:
+    # msgspec raises UnicodeDecodeError for bad UTF-8 and RecursionError for deep nesting.
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise CatalogError(MALFORMED_JSON, {"reason": str(exc)[:300]}) from None
 
 

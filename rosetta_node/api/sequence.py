@@ -414,7 +414,8 @@ class Gateway:
             parsed = method.decoder.decode(body)
         except msgspec.ValidationError as exc:
             raise bad_request(str(exc)[:300]) from None
-        except msgspec.DecodeError as exc:
+        # msgspec raises UnicodeDecodeError for bad UTF-8 and RecursionError for deep nesting.
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
             raise bad_request(f"body is not JSON: {str(exc)[:200]}") from None
         return method.empty if parsed is None else parsed
 
