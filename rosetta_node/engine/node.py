@@ -107,6 +107,8 @@ class NetworkEngine:
                 ]
             )
         except CatalogError as exc:
+            if exc.error is WRONG_CHAIN and exc.details:  # caught by the client's chain guard
+                self._mismatch(int(exc.details["node_chain_id"]))
             self.connected = False
             self.last_error = exc.error.message
             NODE_UP.labels(self.name).set(0)
@@ -120,19 +122,24 @@ class NetworkEngine:
             self.chain_id = chain_id
             self._load_tokens(chain_id)
         elif chain_id != self.chain_id:
-            self.connected = False
-            self.wrong_chain_id = chain_id
-            self.last_error = f"node chain id {chain_id}, configured {self.chain_id}"
-            raise ChainIdMismatch(
-                f"node {self.label} serves chain id {chain_id}, but the configuration says "
-                f"{self.chain_id}; fix chain_id or rpc_url"
-            )
+            self._mismatch(chain_id)
         self.wrong_chain_id = None
+        self.rpc.expect_chain_id = self.chain_id  # from now on every POST is checked
         self.node_version = version if isinstance(version, str) else "unknown"
         self.genesis = self.chain.remember(genesis)
         self.connected = True
         NODE_UP.labels(self.name).set(1)
         self.last_error = None
+
+    def _mismatch(self, chain_id: int) -> None:
+        self.connected = False
+        self.wrong_chain_id = chain_id
+        self.last_error = f"node chain id {chain_id}, configured {self.chain_id}"
+        NODE_UP.labels(self.name).set(0)
+        raise ChainIdMismatch(
+            f"node {self.label} serves chain id {chain_id}, but the configuration says "
+            f"{self.chain_id}; fix chain_id or rpc_url"
+        )
 
     async def keep_connected(self, interval: float = 2.0, healthy_interval: float = 30.0) -> None:
         """Background task: retry until the node answers, then re-check it now and then."""

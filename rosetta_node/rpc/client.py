@@ -23,7 +23,7 @@ from typing import Any
 import aiohttp
 import msgspec
 
-from ..errors import NODE_ERROR, NODE_TIMEOUT, NODE_UNAVAILABLE, CatalogError
+from ..errors import NODE_ERROR, NODE_TIMEOUT, NODE_UNAVAILABLE, WRONG_CHAIN, CatalogError
 from ..metrics import RPC_CALLS, RPC_ERRORS
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,10 @@ class RpcClient:
         # Callers waiting for this loop iteration's POST, by timeout: calls with different
         # deadlines (a 60 s trace, a 10 s read) never share a POST.
         self._pending: dict[float, tuple[asyncio.AbstractEventLoop, list[_Waiter]]] = {}
+        # When set, every POST also asks eth_chainId and fails with WRONG_CHAIN on another
+        # answer: a node swapped behind the URL (a load balancer, a redeploy) is caught on the
+        # very request it would have answered, never serving another chain's data.
+        self.expect_chain_id: int | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
     def _get_session(self) -> aiohttp.ClientSession:
@@ -217,11 +221,17 @@ class RpcClient:
     async def _send(self, calls: Sequence[Call], timeout: float) -> list[Any]:
         first_id = next(self._ids)
         ids = [first_id] + [next(self._ids) for _ in calls[1:]]
-        single = len(calls) == 1
         payload: Any = [
             {"jsonrpc": "2.0", "id": i, "method": m, "params": list(p)}
             for i, (m, p) in zip(ids, calls, strict=True)
         ]
+        expected = self.expect_chain_id
+        guard_id = -first_id  # ids we make are positive: this one cannot collide
+        if expected is not None:
+            payload.append(
+                {"jsonrpc": "2.0", "id": guard_id, "method": "eth_chainId", "params": []}
+            )
+        single = len(payload) == 1
         body = _encode(payload[0] if single else payload)
         context = {"node": self.name, "method": calls[0][0] if single else "batch"}
         try:
@@ -258,6 +268,9 @@ class RpcClient:
         for item in decoded:
             if isinstance(item, dict):
                 by_id[item.get("id")] = item
+        # (A node refusing the whole batch with one error object is handled per call below.)
+        if expected is not None and not (len(decoded) == 1 and guard_id not in by_id):
+            self._check_chain(by_id.get(guard_id), expected, context)
         results: list[Any] = []
         for i, (method, _) in zip(ids, calls, strict=True):
             item = by_id.get(i)
@@ -288,3 +301,18 @@ class RpcClient:
                     CatalogError(NODE_ERROR, {**context, "reason": "answer has no result"})
                 )
         return results
+
+    def _check_chain(self, item: Any, expected: int, context: dict[str, Any]) -> None:
+        result = item.get("result") if isinstance(item, dict) else None
+        try:
+            served = int(result, 16) if isinstance(result, str) else None
+        except ValueError:
+            served = None
+        if served is None:
+            reason = {**context, "reason": "no eth_chainId answer"}
+            raise _Transient(CatalogError(NODE_ERROR, reason))
+        if served != expected:
+            RPC_ERRORS.labels("eth_chainId", "wrong_chain").inc()
+            raise CatalogError(
+                WRONG_CHAIN, {"node": self.name, "node_chain_id": served, "configured": expected}
+            )
