@@ -92,7 +92,10 @@ def test_entrypoint_with_env_only_follows_the_node(image: Path) -> None:
         "ROSETTA_NODE_PORT": str(port),
         "ROSETTA_NODE_RPC_URL": chain.url,
         "ROSETTA_NODE_CHAIN_ID": str(CHAIN_ID),
+        "ROSETTA_NODE_INDEX_DB": str(image.parent.parent / "data" / "index.sqlite"),
+        "ROSETTA_NODE_API_KEYS": "container-key",
     }
+    (image.parent.parent / "data").mkdir(exist_ok=True)
     process = subprocess.Popen(
         entrypoint, env=environment, cwd="/", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -101,7 +104,18 @@ def test_entrypoint_with_env_only_follows_the_node(image: Path) -> None:
         wait_for_node(url, process)
         code = str(image / "bin" / "python")
         assert subprocess.run([code, *health[1:]], env=environment, timeout=30).returncode == 0
-        assert requests.get(url + "/readyz", timeout=10).status_code == 200
+        ready = requests.get(url + "/readyz", timeout=10)
+        assert ready.status_code == 200 and "index" in ready.json()["networks"][0], ready.text
+        tokens = requests.get(
+            url + "/v1/account/tokens",
+            params={"chain_id": CHAIN_ID, "address": "0x" + "ab" * 20},
+            headers={"x-api-key": "container-key"},
+            timeout=10,
+        )
+        assert tokens.status_code == 200 and tokens.json()["code"] == 0, tokens.text
+        assert requests.get(url + "/v1/account/tokens", timeout=10).status_code == 401
+        # The image carries the PostgreSQL driver (ROSETTA_NODE_INDEX_URL works in it).
+        assert subprocess.run([code, "-c", "import asyncpg"], timeout=30).returncode == 0
         chain.stop()
         down = requests.get(url + "/readyz", timeout=20)
         assert down.status_code == 503 and down.json()["networks"][0]["problems"]

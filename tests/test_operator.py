@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 
 import requests
@@ -111,5 +114,47 @@ def test_credentials_never_leak() -> None:
         for line in output.splitlines():
             if line.startswith("{"):
                 json.loads(line)
+    finally:
+        process.stop()
+
+
+def test_api_keys_never_leak(anvil: Anvil) -> None:
+    keys = ["k3y-Alpha-0001", "k3y-Bravo-0002"]
+    near_miss = "k3y-Alpha-0002"  # what a guesser sends: it must not be echoed either
+    env = {"ROSETTA_NODE_API_KEYS": ",".join(keys), "ROSETTA_NODE_LOG_LEVEL": "debug"}
+    process = NodeProcess(["--rpc-url", anvil.url, "--chain-id", str(CHAIN_ID)], env=env)
+    try:
+        process.wait()
+        texts = []
+        for key in [None, near_miss, keys[0], keys[1]]:
+            headers = {} if key is None else {"X-Access-Key": key, "x-api-key": key}
+            ping = requests.post(
+                process.url + "/rpc/IndexerGateway/Ping", json={}, headers=headers, timeout=10
+            )
+            balance = requests.get(
+                process.url + "/v1/account/balance",
+                params={"chain_id": CHAIN_ID, "address": "0x" + "ab" * 20},
+                headers=headers,
+                timeout=10,
+            )
+            assert (ping.status_code == 200) == (key in keys), ping.text
+            assert (balance.status_code == 200) == (key in keys), balance.text
+            texts += [ping.text, balance.text, json.dumps(dict(ping.headers))]
+        texts.append(requests.get(process.url + "/readyz", timeout=10).text)
+        texts.append(requests.get(process.url + "/metrics", timeout=10).text)
+        texts.append(requests.get(process.url + "/openapi.json", timeout=10).text)
+        check = subprocess.run(
+            [sys.executable, "-m", "rosetta_node", "check-config", "--rpc-url", anvil.url],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        texts += [check.stdout, check.stderr]
+        time.sleep(0.5)
+        texts.append(process.output())
+        for secret in [*keys, near_miss, "Alpha", "Bravo"]:
+            for text in texts:
+                assert secret not in text, f"{secret!r} leaked"
     finally:
         process.stop()

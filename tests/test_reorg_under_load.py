@@ -21,6 +21,7 @@ import requests
 from rosetta_node.devnet import Anvil
 from rosetta_node.index.store import open_dump
 from tests.conftest import CHAIN_ID, NETWORK, NodeProcess
+from tests.spec_check import validate_response
 from tests.test_index import backfill_into, same_index
 from tests.test_index_chain import TokenChain, fresh_addresses
 
@@ -150,6 +151,9 @@ def test_answers_during_reorgs_never_mix_branches(tmp_path: Path) -> None:
                     thread.join(30)
             head = truth.chain.head()
             _wait_index(process.url, head["hash"])
+            _stale_cursor_is_refused(process.url, chain, token)
+            head = truth.chain.head()
+            _wait_index(process.url, head["hash"])
         finally:
             process.stop()
 
@@ -211,3 +215,31 @@ def _wait_index(url: str, head_hash: str, timeout: float = 30.0) -> None:
             return
         time.sleep(0.05)
     raise AssertionError(f"the served index did not reach {head_hash}: {body}")
+
+
+def _stale_cursor_is_refused(url: str, chain: TokenChain, token: str) -> None:
+    """A GetBalanceUpdates cursor whose block a reorg replaced is InvalidArgument, saying so."""
+    route = url + "/rpc/IndexerGateway/GetBalanceUpdates"
+    first = requests.post(route, json={"contractAddress": token, "lastBlockNumber": 0}, timeout=30)
+    assert first.status_code == 200, first.text
+    (wrapper,) = first.json()["balances"]
+    number, block_hash = wrapper["blockNumber"], wrapper["blockHash"]
+    chain.node.rpc("anvil_mine", "0x1")  # so the replacing transfer lands after `number`
+    depth = int(chain.head()["number"], 16) - number + 1
+    transfer = chain.transfer_tx(token, chain.dev[3], chain.pool[0], 1)
+    chain.node.rpc("anvil_reorg", depth, [[transfer, depth - 1]])
+    _wait_index(url, chain.head()["hash"])
+    stale = {"contractAddress": token, "lastBlockNumber": number, "lastBlockHash": block_hash}
+    answer = requests.post(route, json=stale, timeout=30)
+    body = answer.json()
+    validate_response(
+        "/rpc/IndexerGateway/GetBalanceUpdates", answer.status_code, body, spec="sequence.yaml"
+    )
+    assert answer.status_code == 400 and body["error"] == "InvalidArgument", body
+    assert "lastBlockHash" in body["cause"], body
+    canonical = chain.rpc("eth_getBlockByNumber", hex(number), False)["hash"]
+    resumed = {**stale, "lastBlockHash": canonical}
+    again = requests.post(route, json=resumed, timeout=30)
+    assert again.status_code == 200, again.text
+    changed = {r["accountAddress"].lower() for r in again.json()["balances"][0]["results"]}
+    assert chain.pool[0].lower() in changed  # the replacing branch's transfer is reported
