@@ -84,6 +84,7 @@ from .sequence_wire import (
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+K = TypeVar("K", bound=tuple[Any, ...])
 PREFIX = "/rpc/IndexerGateway/"
 DEFAULT_PAGE_SIZE = 200
 MAX_PAGE_SIZE = 1000
@@ -248,6 +249,19 @@ def chain_cursor(fields: list[str] | None) -> tuple[int, str, str] | None:
     if fields is None:
         return None
     return cursor_int(fields[0]), cursor_address(fields[1]), cursor_address(fields[2])
+
+
+def page_rows(
+    rows: list[tuple[K, T]], key_after: tuple[Any, ...] | None, size: int
+) -> tuple[list[tuple[K, T]], bool, str | None]:
+    """One page of ``(key, answer)`` rows merged from several chains: by key, those after
+    ``key_after``, at most ``size``; with whether more follow and the cursor for the next page."""
+    rows.sort(key=lambda r: r[0])
+    if key_after is not None:
+        rows = [r for r in rows if r[0] > key_after]
+    more = len(rows) > size
+    rows = rows[:size]
+    return rows, more, ":".join(map(str, rows[-1][0])) if more else None
 
 
 def next_page(page: Page | None, size: int, more: bool, after: str | None) -> dict[str, Any]:
@@ -511,12 +525,7 @@ class Gateway:
                     continue
                 key = (chain.chain_id, item.account.lower(), contract)
                 rows.append((key, from_token_balance(chain.chain_id, item, metadata)))
-        rows.sort(key=lambda r: r[0])
-        if key_after is not None:
-            rows = [r for r in rows if r[0] > key_after]
-        more = len(rows) > size
-        rows = rows[:size]
-        cursor = ":".join(map(str, rows[-1][0])) if more else None
+        rows, more, cursor = page_rows(rows, key_after, size)
 
         balances = []
         natives = []
@@ -603,12 +612,7 @@ class Gateway:
                     continue
                 key = (chain.chain_id, contract, item.account.lower())
                 rows.append((key, from_token_balance(chain.chain_id, item, metadata)))
-        rows.sort(key=lambda r: r[0])
-        if key_after is not None:
-            rows = [r for r in rows if r[0] > key_after]
-        more = len(rows) > size
-        rows = rows[:size]
-        cursor = ":".join(map(str, rows[-1][0])) if more else None
+        rows, more, cursor = page_rows(rows, key_after, size)
         balances = []
         for chain in answers:
             if chain.error is not None:

@@ -41,12 +41,12 @@ import asyncio
 import hashlib
 import re
 from collections.abc import Awaitable, Callable, Sequence
-from operator import itemgetter
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import asyncpg
 
+from . import batch
 from .store import (
     DEFAULT_ADDRESS_CACHE,
     DEFAULT_RETENTION,
@@ -682,55 +682,16 @@ class PostgresStore:
         self, con: Connection, blocks: Sequence[BlockLogs], cursor: Cursor, head: int | None
     ) -> None:
         current = await self._cursor(con)
-        prev_number = -1 if current is None else current.number
-        prev_hash = None if current is None else current.hash
-        for block in blocks:
-            if block.number <= prev_number:
-                raise ChainMismatch(
-                    f"block {block.number} does not come after indexed block {prev_number}"
-                )
-            linked = prev_hash is None or block.parent_hash == prev_hash
-            if block.number == prev_number + 1 and not linked:
-                raise ChainMismatch(
-                    f"block {block.number} ({block.hash}) has parent {block.parent_hash}, "
-                    f"indexed block {prev_number} is {prev_hash}"
-                )
-            prev_number, prev_hash = block.number, block.hash
-
+        problem = batch.chain_break(current, blocks)
+        if problem is not None:
+            raise ChainMismatch(problem)
         stored_floor = await self._floor(con)
-        old_floor = stored_floor
-        if current is None or old_floor is None:
-            old_floor = blocks[0].number - 1
-        horizon = max(head if head is not None else cursor.number, cursor.number) - self.retention
-        floor = max(old_floor, min(horizon, cursor.number))
+        old_floor = None if current is None else stored_floor
+        floor = batch.next_floor(old_floor, blocks[0].number, cursor.number, head, self.retention)
 
-        # One entry per (contract, account) pair: its first and last block in the batch.
-        last: dict[tuple[str, str], int] = {}
-        first: dict[tuple[str, str], int] = {}
-        first_seen = first.setdefault
-        for block in blocks:
-            number = block.number
-            for contract, sender, recipient in block.transfers:
-                out_key = (contract, sender)
-                in_key = (contract, recipient)
-                last[out_key] = number
-                last[in_key] = number
-                first_seen(out_key, number)
-                first_seen(in_key, number)
-        addresses = {contract for contract, _ in last}
-        addresses.update([account for _, account in last])
-        ids = await self._resolve(con, addresses)
-        id_of = ids.__getitem__
-        keys = list(last)
-        touched = sorted(
-            zip(
-                map(id_of, map(itemgetter(0), keys)),
-                map(id_of, map(itemgetter(1), keys)),
-                map(first.__getitem__, keys),
-                last.values(),
-                strict=True,
-            )
-        )
+        first, last = batch.fold_transfers(blocks)
+        ids = await self._resolve(con, batch.pair_addresses(last.keys()))
+        touched = sorted(batch.holding_rows(first, last, ids))
         journal = (
             await self._journal_rows(con, blocks, floor, ids) if blocks[-1].number > floor else []
         )
@@ -761,7 +722,7 @@ class PostgresStore:
                 accounts,
                 prevs,
             )
-        kept = [b for b in blocks if b.transfers or b.number >= floor or b.number == cursor.number]
+        kept = batch.kept_blocks(blocks, floor, cursor.number)
         await con.execute(
             self._sql(
                 "INSERT INTO {s}.blocks(number, hash, parent_hash, transfers) "
@@ -796,22 +757,13 @@ class PostgresStore:
 
     async def _journal_rows(
         self, con: Connection, blocks: Sequence[BlockLogs], floor: int, ids: dict[str, int]
-    ) -> list[tuple[int, int, int, int | None]]:
+    ) -> list[batch.JournalRow]:
         """Undo rows for the pairs touched in blocks above ``floor``: their last change before."""
-        touched_in: list[tuple[BlockLogs, set[tuple[int, int]]]] = []
-        for block in blocks:
-            pairs: set[tuple[int, int]] = set()
-            for contract, sender, recipient in block.transfers:
-                c = ids[contract]
-                pairs.add((c, ids[sender]))
-                pairs.add((c, ids[recipient]))
-            touched_in.append((block, pairs))
-        wanted = {pair for block, pairs in touched_in if block.number > floor for pair in pairs}
+        touched_in, wanted = batch.pairs_by_block(blocks, floor, ids)
         if not wanted:
             return []
-        state: dict[tuple[int, int], int | None] = dict.fromkeys(wanted)
         contracts, accounts = map(list, zip(*wanted, strict=True))
-        for contract, account, last_block in await con.fetch(
+        stored = await con.fetch(
             self._sql(
                 "SELECT h.contract, h.account, h.last_block FROM {s}.holding h "
                 "JOIN unnest($1::bigint[], $2::bigint[]) AS s(contract, account) "
@@ -819,16 +771,8 @@ class PostgresStore:
             ),
             contracts,
             accounts,
-        ):
-            state[(contract, account)] = int(last_block)
-        rows: list[tuple[int, int, int, int | None]] = []
-        for block, pairs in touched_in:
-            if block.number > floor:
-                rows.extend((block.number, c, a, state[(c, a)]) for c, a in pairs)
-            for pair in pairs:
-                if pair in state:
-                    state[pair] = block.number
-        return rows
+        )
+        return batch.undo_rows(touched_in, floor, wanted, stored)
 
     async def rollback_to(self, number: int) -> Cursor:
         """Forget every block above ``number`` (a block we stored) and restore holdings."""
@@ -850,16 +794,15 @@ class PostgresStore:
         block_hash = await self._block_hash(con, number)
         if block_hash is None:
             raise IndexStoreError(f"block {number} is not a stored block; cannot roll back to it")
-        restore: dict[tuple[int, int], int | None] = {}
-        for contract, account, prev_block in await con.fetch(
-            self._sql(
-                "SELECT contract, account, prev_block FROM {s}.journal "
-                "WHERE block_number > $1 ORDER BY block_number DESC"
-            ),
-            number,
-        ):
-            restore[(contract, account)] = prev_block  # the earliest change above wins
-        gone = [pair for pair, prev in restore.items() if prev is None]
+        gone, back = batch.restore_plan(
+            await con.fetch(
+                self._sql(
+                    "SELECT contract, account, prev_block FROM {s}.journal "
+                    "WHERE block_number > $1 ORDER BY block_number DESC"
+                ),
+                number,
+            )
+        )
         if gone:
             contracts, accounts = map(list, zip(*gone, strict=True))
             await con.execute(
@@ -871,7 +814,6 @@ class PostgresStore:
                 contracts,
                 accounts,
             )
-        back = [(c, a, prev) for (c, a), prev in restore.items() if prev is not None]
         if back:
             contracts, accounts, prevs = map(list, zip(*back, strict=True))
             await con.execute(

@@ -36,9 +36,10 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from operator import itemgetter
 from pathlib import Path
 from typing import Generic, NamedTuple, Protocol, TypeVar
+
+from . import batch
 
 SCHEMA_VERSION = 1
 DEFAULT_RETENTION = 256  # blocks below the head a reorg may reach
@@ -680,56 +681,15 @@ class SqliteIndex:
     def _apply(self, blocks: Sequence[BlockLogs], cursor: Cursor, head: int | None) -> None:
         con = self.con
         current = self.cursor()
-        prev_number = -1 if current is None else current.number
-        prev_hash = None if current is None else current.hash
-        for block in blocks:
-            if block.number <= prev_number:
-                raise ChainMismatch(
-                    f"block {block.number} does not come after indexed block {prev_number}"
-                )
-            linked = prev_hash is None or block.parent_hash == prev_hash
-            if block.number == prev_number + 1 and not linked:
-                raise ChainMismatch(
-                    f"block {block.number} ({block.hash}) has parent {block.parent_hash}, "
-                    f"indexed block {prev_number} is {prev_hash}"
-                )
-            prev_number, prev_hash = block.number, block.hash
+        problem = batch.chain_break(current, blocks)
+        if problem is not None:
+            raise ChainMismatch(problem)
+        old_floor = None if current is None else self.floor()
+        floor = batch.next_floor(old_floor, blocks[0].number, cursor.number, head, self.retention)
 
-        old_floor = self.floor()
-        if current is None or old_floor is None:
-            old_floor = blocks[0].number - 1
-        horizon = max(head if head is not None else cursor.number, cursor.number) - self.retention
-        floor = max(old_floor, min(horizon, cursor.number))
-
-        # Fold the batch into one entry per pair: first and last block in the batch. (Plain
-        # dict stores: this loop runs twice per log, and is most of our Python time.)
-        last: dict[tuple[str, str], int] = {}
-        first: dict[tuple[str, str], int] = {}
-        first_seen = first.setdefault
-        for block in blocks:
-            number = block.number
-            for contract, sender, recipient in block.transfers:
-                out_key = (contract, sender)
-                in_key = (contract, recipient)
-                last[out_key] = number
-                last[in_key] = number
-                first_seen(out_key, number)
-                first_seen(in_key, number)
-        addresses = {contract for contract, _ in last}
-        addresses.update([account for _, account in last])
-        ids = self._resolve(addresses)
-        id_of = ids.__getitem__
-        keys = list(last)
-        # (contract id, account id, first, last) rows, built by C-level maps: this is per pair.
-        touched = list(
-            zip(
-                map(id_of, map(itemgetter(0), keys)),
-                map(id_of, map(itemgetter(1), keys)),
-                map(first.__getitem__, keys),
-                last.values(),
-                strict=True,
-            )
-        )
+        first, last = batch.fold_transfers(blocks)
+        ids = self._resolve(batch.pair_addresses(last.keys()))
+        touched = batch.holding_rows(first, last, ids)
         if not self._bulk:
             # In key order neighbouring rows share B-tree pages: fewer page visits in the
             # three trees (with only the primary key, in a bulk load, it does not pay).
@@ -753,8 +713,7 @@ class SqliteIndex:
             "INSERT INTO blocks(number, hash, parent_hash, transfers) VALUES (?, ?, ?, ?)",
             [
                 (b.number, b.hash, b.parent_hash, len(b.transfers))
-                for b in blocks
-                if b.transfers or b.number >= floor or b.number == cursor.number
+                for b in batch.kept_blocks(blocks, floor, cursor.number)
             ],
         )
         con.execute(
@@ -769,36 +728,19 @@ class SqliteIndex:
 
     def _journal_rows(
         self, blocks: Sequence[BlockLogs], floor: int, ids: dict[str, int]
-    ) -> list[tuple[int, int, int, int | None]]:
+    ) -> list[batch.JournalRow]:
         """Undo rows for the pairs touched in blocks above ``floor``: their last change before."""
-        touched_in: list[tuple[BlockLogs, set[tuple[int, int]]]] = []
-        for block in blocks:
-            pairs: set[tuple[int, int]] = set()
-            for contract, sender, recipient in block.transfers:
-                c = ids[contract]
-                pairs.add((c, ids[sender]))
-                pairs.add((c, ids[recipient]))
-            touched_in.append((block, pairs))
-        wanted = {pair for block, pairs in touched_in if block.number > floor for pair in pairs}
+        touched_in, wanted = batch.pairs_by_block(blocks, floor, ids)
         if not wanted:
             return []
-        state: dict[tuple[int, int], int | None] = dict.fromkeys(wanted)
         con = self.con
         con.executemany("INSERT INTO staged_pair(contract, account) VALUES (?, ?)", wanted)
-        for contract, account, last_block in con.execute(
+        stored = con.execute(
             "SELECT s.contract, s.account, h.last_block FROM staged_pair s "
             "JOIN holding h ON h.contract = s.contract AND h.account = s.account"
-        ):
-            state[(contract, account)] = int(last_block)
+        ).fetchall()
         con.execute("DELETE FROM staged_pair")
-        rows: list[tuple[int, int, int, int | None]] = []
-        for block, pairs in touched_in:
-            if block.number > floor:
-                rows.extend((block.number, c, a, state[(c, a)]) for c, a in pairs)
-            for pair in pairs:
-                if pair in state:
-                    state[pair] = block.number
-        return rows
+        return batch.undo_rows(touched_in, floor, wanted, stored)
 
     def rollback_to(self, number: int) -> Cursor:
         """Forget every block above ``number`` (a block we stored) and restore holdings."""
@@ -829,20 +771,16 @@ class SqliteIndex:
         block_hash = self.block_hash(number)
         if block_hash is None:
             raise IndexStoreError(f"block {number} is not a stored block; cannot roll back to it")
-        restore: dict[tuple[int, int], int | None] = {}
-        for contract, account, prev_block in con.execute(
-            "SELECT contract, account, prev_block FROM journal "
-            "WHERE block_number > ? ORDER BY block_number DESC",
-            (number,),
-        ):
-            restore[(contract, account)] = prev_block  # the earliest change above wins
-        con.executemany(
-            "DELETE FROM holding WHERE contract = ? AND account = ?",
-            [pair for pair, prev in restore.items() if prev is None],
+        gone, back = batch.restore_plan(
+            con.execute(
+                "SELECT contract, account, prev_block FROM journal "
+                "WHERE block_number > ? ORDER BY block_number DESC",
+                (number,),
+            )
         )
+        con.executemany("DELETE FROM holding WHERE contract = ? AND account = ?", gone)
         con.executemany(
-            "UPDATE holding SET last_block = ? WHERE contract = ? AND account = ?",
-            [(prev, c, a) for (c, a), prev in restore.items() if prev is not None],
+            "UPDATE holding SET last_block = ?3 WHERE contract = ?1 AND account = ?2", back
         )
         con.execute("DELETE FROM journal WHERE block_number > ?", (number,))
         con.execute("DELETE FROM blocks WHERE number > ?", (number,))
