@@ -83,7 +83,10 @@ def test_entrypoint_with_env_only_follows_the_node(image: Path) -> None:
     port = free_port()
     anvil_port = free_port()
     chain = Anvil()
-    chain.start(port=anvil_port)
+    # The same chain after the restart (anvil writes its state on exit): a node restart, not
+    # a new chain, which the index would rightly refuse (another genesis).
+    state = ["--state", str(image.parent.parent / "anvil-state.json")]
+    chain.start(port=anvil_port, extra_args=state)
     environment = {
         "PATH": f"{image / 'bin'}:{os.environ['PATH']}",
         "HOME": os.environ.get("HOME", "/tmp"),
@@ -125,7 +128,7 @@ def test_entrypoint_with_env_only_follows_the_node(image: Path) -> None:
             ).returncode
             == 1
         )
-        chain.start(port=anvil_port)
+        chain.start(port=anvil_port, extra_args=state)
         deadline = time.monotonic() + 30
         while requests.get(url + "/readyz", timeout=10).status_code != 200:
             assert time.monotonic() < deadline, "not ready again after the node came back"
