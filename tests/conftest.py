@@ -195,18 +195,21 @@ def devnet(anvil: Anvil, tmp_path_factory: pytest.TempPathFactory) -> Devnet:
     return Devnet(result, token_list, tracked, untracked)
 
 
+def devnet_args(anvil: Anvil, devnet: Devnet) -> list[str]:
+    """`serve` options for our node in front of the session's devnet."""
+    return [
+        "--rpc-url",
+        anvil.url,
+        "--chain-id",
+        str(CHAIN_ID),
+        "--token-list",
+        str(devnet.token_list),
+    ]
+
+
 @pytest.fixture(scope="session")
 def node(anvil: Anvil, devnet: Devnet) -> Iterator[RosettaClient]:
-    process = NodeProcess(
-        [
-            "--rpc-url",
-            anvil.url,
-            "--chain-id",
-            str(CHAIN_ID),
-            "--token-list",
-            str(devnet.token_list),
-        ]
-    )
+    process = NodeProcess(devnet_args(anvil, devnet))
     try:
         process.wait()
         yield RosettaClient(process.url)
@@ -240,14 +243,7 @@ def indexed_node(
 ) -> Iterator[IndexedNode]:
     db = tmp_path_factory.mktemp("index") / "index.sqlite"
     process = NodeProcess(
-        [
-            "--rpc-url",
-            anvil.url,
-            "--chain-id",
-            str(CHAIN_ID),
-            "--token-list",
-            str(devnet.token_list),
-        ],
+        devnet_args(anvil, devnet),
         env={"ROSETTA_NODE_INDEX_DB": str(db), "ROSETTA_NODE_INDEX_POLL_INTERVAL": "0.2"},
     )
     try:

@@ -22,8 +22,8 @@ from eth_abi import encode as abi_encode
 from eth_utils import function_signature_to_4byte_selector
 
 from rosetta_node.devnet import Anvil
-from rosetta_node.index import Cursor, Indexer, ReorgTooDeep, SqliteStore
-from rosetta_node.index.store import open_dump
+from rosetta_node.index import Cursor, Indexer, IndexStore, ReorgTooDeep, SqliteStore
+from rosetta_node.index.store import IndexDump, open_dump
 from rosetta_node.rpc import RpcClient
 from tests.conftest import ROOT, JsonRpc
 from tests.test_index import (
@@ -107,8 +107,8 @@ class TokenChain:
 # -- (c) reorgs ----------------------------------------------------------------------------------
 
 
-async def _wait_synced(
-    chain: TokenChain, store: SqliteStore, task: asyncio.Task[None], timeout: float = 20.0
+async def wait_synced(
+    chain: TokenChain, store: IndexStore, task: asyncio.Task[None], timeout: float = 20.0
 ) -> None:
     deadline = time.monotonic() + timeout
     while True:
@@ -124,8 +124,77 @@ async def _wait_synced(
         await asyncio.sleep(0.02)
 
 
-async def _tokens(store: SqliteStore, accounts: list[str]) -> dict[str, list[str]]:
+async def _tokens(store: IndexStore, accounts: list[str]) -> dict[str, list[str]]:
     return {a: [t.contract for t in await store.tokens_of(a)] for a in accounts}
+
+
+async def follow_through_reorgs(
+    node: Anvil, chain: TokenChain, store: IndexStore, tag: str = ""
+) -> tuple[IndexDump, int]:
+    """Follow ``chain`` through an anvil_reorg and a shorter evm_revert branch, asserting the
+    index at each step; returns the followed index (the store is closed) and the head."""
+    rpc = RpcClient(node.url, name="anvil")
+    indexer = Indexer(rpc, store, follow_batch=4)
+    stop = asyncio.Event()
+    task = asyncio.create_task(indexer.follow(poll_interval=0.02, stop=stop))
+
+    async def run(fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.to_thread(fn, *args)
+
+    try:
+        await wait_synced(chain, store, task)
+        t0, t1 = chain.tokens
+        # Three blocks whose recipients appear nowhere else, then replace them (and one
+        # more) with a branch that pays other new accounts.
+        orphans = fresh_addresses(tag + "orphan", 3)
+        for account in orphans:
+            await run(chain.send, chain.transfer_tx(t0, chain.dev[1], account, 5))
+        await wait_synced(chain, store, task)
+        assert all((await _tokens(store, orphans)).values())
+        replaced = fresh_addresses(tag + "replacement", 2)
+        await run(
+            node.rpc,
+            "anvil_reorg",
+            4,
+            [
+                [chain.transfer_tx(t1, chain.dev[2], replaced[0], 7), 0],
+                [chain.transfer_tx(t0, chain.dev[3], replaced[1], 9), 2],
+            ],
+        )
+        await wait_synced(chain, store, task)
+        assert await _tokens(store, orphans) == {a: [] for a in orphans}
+        assert await _tokens(store, replaced) == {replaced[0]: [t1], replaced[1]: [t0]}
+        assert indexer.reorgs == 1
+
+        # A branch that is shorter than the one we indexed: snapshot, three blocks,
+        # revert, one different block.
+        snapshot = await run(node.rpc, "evm_snapshot")
+        orphans2 = fresh_addresses(tag + "orphan2", 3)
+        for account in orphans2:
+            await run(chain.send, chain.transfer_tx(t1, chain.dev[4], account, 11))
+        await wait_synced(chain, store, task)
+        tip_before = await store.cursor()
+        assert tip_before is not None
+        assert await run(node.rpc, "evm_revert", snapshot)
+        short = fresh_addresses(tag + "short", 1)
+        await run(chain.send, chain.transfer_tx(t1, chain.dev[1], short[0], 13))
+        await wait_synced(chain, store, task)
+        cursor = await store.cursor()
+        assert cursor is not None and cursor.number < tip_before.number
+        assert await _tokens(store, orphans2) == {a: [] for a in orphans2}
+        assert await _tokens(store, short) == {short[0]: [t1]}
+        assert indexer.reorgs == 2
+
+        # And on: new blocks index normally after the reorgs.
+        await run(chain.activity, 6)
+        await wait_synced(chain, store, task)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+        followed = await store.dump()
+        await store.close()
+        await rpc.close()
+    return followed, int(chain.head()["number"], 16)
 
 
 def test_follow_through_reorgs_equals_a_fresh_backfill(tmp_path: Path) -> None:
@@ -134,69 +203,8 @@ def test_follow_through_reorgs_equals_a_fresh_backfill(tmp_path: Path) -> None:
         chain.activity(12, empty_every=5)
 
         async def scenario() -> None:
-            rpc = RpcClient(node.url, name="anvil")
             store = SqliteStore(tmp_path / "follow.db", network="t", retention=32)
-            indexer = Indexer(rpc, store, follow_batch=4)
-            stop = asyncio.Event()
-            task = asyncio.create_task(indexer.follow(poll_interval=0.02, stop=stop))
-
-            async def run(fn: Callable[..., Any], *args: Any) -> Any:
-                return await asyncio.to_thread(fn, *args)
-
-            try:
-                await _wait_synced(chain, store, task)
-                t0, t1 = chain.tokens
-                # Three blocks whose recipients appear nowhere else, then replace them (and one
-                # more) with a branch that pays other new accounts.
-                orphans = fresh_addresses("orphan", 3)
-                for account in orphans:
-                    await run(chain.send, chain.transfer_tx(t0, chain.dev[1], account, 5))
-                await _wait_synced(chain, store, task)
-                assert all((await _tokens(store, orphans)).values())
-                replaced = fresh_addresses("replacement", 2)
-                await run(
-                    node.rpc,
-                    "anvil_reorg",
-                    4,
-                    [
-                        [chain.transfer_tx(t1, chain.dev[2], replaced[0], 7), 0],
-                        [chain.transfer_tx(t0, chain.dev[3], replaced[1], 9), 2],
-                    ],
-                )
-                await _wait_synced(chain, store, task)
-                assert await _tokens(store, orphans) == {a: [] for a in orphans}
-                assert await _tokens(store, replaced) == {replaced[0]: [t1], replaced[1]: [t0]}
-                assert indexer.reorgs == 1
-
-                # A branch that is shorter than the one we indexed: snapshot, three blocks,
-                # revert, one different block.
-                snapshot = await run(node.rpc, "evm_snapshot")
-                orphans2 = fresh_addresses("orphan2", 3)
-                for account in orphans2:
-                    await run(chain.send, chain.transfer_tx(t1, chain.dev[4], account, 11))
-                await _wait_synced(chain, store, task)
-                tip_before = await store.cursor()
-                assert tip_before is not None
-                assert await run(node.rpc, "evm_revert", snapshot)
-                short = fresh_addresses("short", 1)
-                await run(chain.send, chain.transfer_tx(t1, chain.dev[1], short[0], 13))
-                await _wait_synced(chain, store, task)
-                cursor = await store.cursor()
-                assert cursor is not None and cursor.number < tip_before.number
-                assert await _tokens(store, orphans2) == {a: [] for a in orphans2}
-                assert await _tokens(store, short) == {short[0]: [t1]}
-                assert indexer.reorgs == 2
-
-                # And on: new blocks index normally after the reorgs.
-                await run(chain.activity, 6)
-                await _wait_synced(chain, store, task)
-            finally:
-                stop.set()
-                await asyncio.wait_for(task, 10)
-                followed = await store.dump()
-                await store.close()
-                await rpc.close()
-            to_block = int(chain.head()["number"], 16)
+            followed, to_block = await follow_through_reorgs(node, chain, store)
             fresh, _ = await backfill_into(node.url, tmp_path / "fresh.db", to_block)
             same_index(followed, fresh)
             assert followed.holdings == expected_holdings(transfer_logs(chain.rpc, to_block))

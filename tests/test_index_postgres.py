@@ -61,7 +61,7 @@ from tests.test_index import (
     same_index,
     transfer_logs,
 )
-from tests.test_index_chain import TokenChain, fresh_addresses
+from tests.test_index_chain import TokenChain, follow_through_reorgs, wait_synced
 
 asyncpg = pytest.importorskip("asyncpg", reason="asyncpg not installed: pip install -e '.[test]'")
 from rosetta_node.index.postgres import PostgresStore, WriterBusy, redact_dsn  # noqa: E402
@@ -566,90 +566,14 @@ def test_workload_backfill_equals_the_sqlite_backfill(
     asyncio.run(queries())
 
 
-async def _wait_synced(
-    chain: TokenChain, store: IndexStore, task: asyncio.Task[None], timeout: float = 30.0
-) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        head = await asyncio.to_thread(chain.head)
-        cursor = await store.cursor()
-        if cursor is not None and cursor.hash == head["hash"]:
-            return
-        if task.done():
-            task.result()
-            raise AssertionError("the follower stopped")
-        if time.monotonic() > deadline:
-            raise AssertionError(f"index at {cursor}, node head {int(head['number'], 16)}")
-        await asyncio.sleep(0.02)
-
-
-async def _tokens(store: IndexStore, accounts: list[str]) -> dict[str, list[str]]:
-    return {a: [t.contract for t in await store.tokens_of(a)] for a in accounts}
-
-
 def test_follow_through_reorgs_equals_a_fresh_backfill(pg_url: str, tmp_path: Path) -> None:
     with Anvil() as node:
         chain = TokenChain(node, seed=7)
         chain.activity(12, empty_every=5)
 
         async def scenario() -> None:
-            rpc = RpcClient(node.url, name="anvil")
             store = PostgresStore(pg_url, network="t", retention=32)
-            indexer = Indexer(rpc, store, follow_batch=4)
-            stop = asyncio.Event()
-            task = asyncio.create_task(indexer.follow(poll_interval=0.02, stop=stop))
-
-            async def run(fn: Callable[..., Any], *args: Any) -> Any:
-                return await asyncio.to_thread(fn, *args)
-
-            try:
-                await _wait_synced(chain, store, task)
-                t0, t1 = chain.tokens
-                orphans = fresh_addresses("pg-orphan", 3)
-                for account in orphans:
-                    await run(chain.send, chain.transfer_tx(t0, chain.dev[1], account, 5))
-                await _wait_synced(chain, store, task)
-                assert all((await _tokens(store, orphans)).values())
-                replaced = fresh_addresses("pg-replacement", 2)
-                await run(
-                    node.rpc,
-                    "anvil_reorg",
-                    4,
-                    [
-                        [chain.transfer_tx(t1, chain.dev[2], replaced[0], 7), 0],
-                        [chain.transfer_tx(t0, chain.dev[3], replaced[1], 9), 2],
-                    ],
-                )
-                await _wait_synced(chain, store, task)
-                assert await _tokens(store, orphans) == {a: [] for a in orphans}
-                assert await _tokens(store, replaced) == {replaced[0]: [t1], replaced[1]: [t0]}
-                assert indexer.reorgs == 1
-                # A shorter branch: snapshot, three blocks, revert, one other block.
-                snapshot = await run(node.rpc, "evm_snapshot")
-                orphans2 = fresh_addresses("pg-orphan2", 3)
-                for account in orphans2:
-                    await run(chain.send, chain.transfer_tx(t1, chain.dev[4], account, 11))
-                await _wait_synced(chain, store, task)
-                tip_before = await store.cursor()
-                assert tip_before is not None
-                assert await run(node.rpc, "evm_revert", snapshot)
-                short = fresh_addresses("pg-short", 1)
-                await run(chain.send, chain.transfer_tx(t1, chain.dev[1], short[0], 13))
-                await _wait_synced(chain, store, task)
-                cursor = await store.cursor()
-                assert cursor is not None and cursor.number < tip_before.number
-                assert await _tokens(store, orphans2) == {a: [] for a in orphans2}
-                assert await _tokens(store, short) == {short[0]: [t1]}
-                assert indexer.reorgs == 2
-                await run(chain.activity, 6)
-                await _wait_synced(chain, store, task)
-            finally:
-                stop.set()
-                await asyncio.wait_for(task, 10)
-                followed = await store.dump()
-                await store.close()
-                await rpc.close()
-            to_block = int(chain.head()["number"], 16)
+            followed, to_block = await follow_through_reorgs(node, chain, store, "pg-")
             fresh, _ = await backfill_into(node.url, tmp_path / "fresh.db", to_block)
             same_index(followed, fresh)
             assert followed.holdings == expected_holdings(transfer_logs(chain.rpc, to_block))
@@ -677,7 +601,7 @@ def test_one_writer_and_readers_share_the_index(pg_url: str, postgres: PgServer)
             assert await claim_writer(writer, wait=False)
             task = asyncio.create_task(indexer.follow(poll_interval=0.02, stop=stop))
             try:
-                await _wait_synced(chain, writer, task)
+                await wait_synced(chain, writer, task, timeout=30.0)
                 # A second follower: reads fine, refuses every write, writes nothing.
                 assert not await second.try_lock_writer()
                 before = await writer.dump()
@@ -708,7 +632,7 @@ def test_one_writer_and_readers_share_the_index(pg_url: str, postgres: PgServer)
                     await read_all()
                     await asyncio.sleep(0.01)
                 worker.join()
-                await _wait_synced(chain, writer, task)
+                await wait_synced(chain, writer, task, timeout=30.0)
                 await read_all()  # after: at the new tip
                 logs = transfer_logs(chain.rpc, int(chain.head()["number"], 16))
                 cursors = set()

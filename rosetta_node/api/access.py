@@ -7,6 +7,7 @@ buckets per key (per client address without keys), refilled continuously.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import time
 from collections.abc import Sequence
@@ -34,6 +35,14 @@ class KeyCheck:
         for key in self._keys:  # compare with all of them: the time does not depend on which
             found |= hmac.compare_digest(given, key)
         return found
+
+
+def caller_id(key: str | None, client_host: str | None) -> str:
+    """Whom a rate limit counts: a valid API key (hashed: never kept in clear), else the client
+    address."""
+    if key:
+        return "key:" + hashlib.sha256(key.encode("utf-8", "replace")).hexdigest()
+    return "addr:" + (client_host or "unknown")
 
 
 @dataclass(slots=True)

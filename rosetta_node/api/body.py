@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import msgspec
 from starlette.requests import Request
 
 from ..errors import INVALID_REQUEST, CatalogError
 
 MAX_BODY_BYTES = 1_000_000
+
+# What msgspec raises for a body that is not JSON: DecodeError, and also UnicodeDecodeError for
+# bad UTF-8 and RecursionError for very deep nesting.
+NOT_JSON = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
 
 
 async def read_body(request: Request, limit: int | None = None) -> bytes:

@@ -10,7 +10,6 @@ reshapes (hex amounts, lower-case addresses, page-number paging). Failures are
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import math
 import re
@@ -38,7 +37,7 @@ from ..errors import (
 )
 from ..index.service import MAX_HOLDERS_SCAN, TokenInfo, TokenService
 from ..rpc import RpcError
-from .access import KeyCheck, RateLimiter
+from .access import KeyCheck, RateLimiter, caller_id
 
 log = logging.getLogger(__name__)
 _encode = msgspec.json.Encoder().encode
@@ -283,11 +282,8 @@ class Chainbase:
         """API key (401) and rate limit (429); the key is never echoed nor kept in clear."""
         presented = request.headers.get("x-api-key")
         valid = self.keys.allows(presented)
-        if self.keys.enabled and valid and presented:
-            caller = "key:" + hashlib.sha256(presented.encode("utf-8", "replace")).hexdigest()
-        else:
-            caller = "addr:" + (request.client.host if request.client else "unknown")
-        wait = self.limiter.take(caller)
+        key = presented if self.keys.enabled and valid else None
+        wait = self.limiter.take(caller_id(key, request.client.host if request.client else None))
         if wait > 0:
             raise ApiError(
                 429,

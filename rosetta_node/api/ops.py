@@ -35,10 +35,8 @@ async def readyz(request: Request) -> Response:
     max_age = engine.settings.server.ready_max_head_age
     nets = engine.networks.all()
     problems = await asyncio.gather(*(n.readiness(max_age) for n in nets))
-    indexes = [tokens.index_of(n) for n in nets]
-    index_problems = await asyncio.gather(*(i.readiness() for i in indexes))
-    statuses = await asyncio.gather(*(i.status() for i in indexes))
-    problems = [p + q for p, q in zip(problems, index_problems, strict=True)]
+    statuses = await asyncio.gather(*(tokens.index_of(n).status() for n in nets))
+    problems = [p + s.problems for p, s in zip(problems, statuses, strict=True)]
     networks: list[dict[str, Any]] = [
         {"network": n.name, "ready": not p, "problems": p}
         for n, p in zip(nets, problems, strict=True)

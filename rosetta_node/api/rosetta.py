@@ -22,7 +22,7 @@ from ..types import (
     MetadataRequest,
     NetworkRequest,
 )
-from .body import read_body
+from .body import NOT_JSON, read_body
 from .errors import handle_errors
 
 T = TypeVar("T")
@@ -39,11 +39,10 @@ def decode(decoder: msgspec.json.Decoder[T], body: bytes) -> T:
         # at all; tell the two apart on this (rare) path only.
         try:
             msgspec.json.decode(body)
-        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as syntax:
+        except NOT_JSON as syntax:
             raise CatalogError(MALFORMED_JSON, {"reason": str(syntax)[:300]}) from None
         raise CatalogError(INVALID_REQUEST, {"reason": str(exc)[:500]}) from None
-    # msgspec raises UnicodeDecodeError for bad UTF-8 and RecursionError for deep nesting.
-    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+    except NOT_JSON as exc:
         raise CatalogError(MALFORMED_JSON, {"reason": str(exc)[:300]}) from None
 
 

@@ -53,8 +53,8 @@ from ..errors import (
 )
 from ..index.service import HolderBalance, TokenInfo, TokenService
 from ..rpc import RpcError
-from .access import KeyCheck, RateLimiter
-from .body import read_body
+from .access import KeyCheck, RateLimiter, caller_id
+from .body import NOT_JSON, read_body
 from .sequence_wire import (
     BalanceUpdatesRequest,
     ByContractRequest,
@@ -413,10 +413,8 @@ class Gateway:
                 raise unauthorized("the X-Access-Key header is required")
             if not self.keys.allows(presented):
                 raise access_key_not_found("the X-Access-Key is not a key of this node")
-            caller = "key:" + presented
-        else:
-            caller = "addr:" + (request.client.host if request.client else "unknown")
-        wait = self.limiter.take(caller)
+        key = presented if self.keys.enabled else None
+        wait = self.limiter.take(caller_id(key, request.client.host if request.client else None))
         if wait > 0:
             raise rate_limited(max(1, math.ceil(wait)))
 
@@ -428,8 +426,7 @@ class Gateway:
             parsed = method.decoder.decode(body)
         except msgspec.ValidationError as exc:
             raise bad_request(str(exc)[:300]) from None
-        # msgspec raises UnicodeDecodeError for bad UTF-8 and RecursionError for deep nesting.
-        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+        except NOT_JSON as exc:
             raise bad_request(f"body is not JSON: {str(exc)[:200]}") from None
         return method.empty if parsed is None else parsed
 
@@ -839,11 +836,10 @@ class Gateway:
 
     async def runtime_status(self, request: NoArguments) -> dict[str, Any]:
         engines = self.tokens.all()
-        indexes = [self.tokens.index_of(e) for e in engines]
-        problems = await asyncio.gather(*(i.readiness() for i in indexes))
-        statuses = await asyncio.gather(*(i.status() for i in indexes))
+        statuses = await asyncio.gather(*(self.tokens.index_of(e).status() for e in engines))
         backends = []
-        for engine, status, issues in zip(engines, statuses, problems, strict=True):
+        for engine, status in zip(engines, statuses, strict=True):
+            issues = status.problems
             backend: dict[str, Any] = {
                 "name": engine.name,
                 "chainId": chain_id_of(engine),

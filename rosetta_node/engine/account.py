@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import erc20
 from ..addresses import parse_address
 from ..errors import (
     COINS_UNSUPPORTED,
@@ -24,7 +25,6 @@ from .chain import Header, hex_int, state_error
 from .currencies import NATIVE
 from .node import NetworkEngine, Networks
 
-BALANCE_OF = "0x70a08231"  # balanceOf(address)
 _NONCE = "nonce"
 
 
@@ -38,21 +38,19 @@ def account_address(account: AccountIdentifier) -> str:
 
 
 def _decode_word(result: Any, contract: str, header: Header) -> int:
-    if isinstance(result, str) and len(result) == 66:
-        try:
-            return int(result, 16)
-        except ValueError:
-            pass
-    elif result == "0x":  # no contract at this block yet: nothing held
+    if result == "0x":  # no contract at this block yet: nothing held
         return 0
-    raise CatalogError(
-        UNKNOWN_CURRENCY,
-        {
-            "contractAddress": contract,
-            "block": header.number,
-            "reason": "balanceOf did not return one uint256",
-        },
-    )
+    value = erc20.decode_uint(result)
+    if value is None:
+        raise CatalogError(
+            UNKNOWN_CURRENCY,
+            {
+                "contractAddress": contract,
+                "block": header.number,
+                "reason": "balanceOf did not return one uint256",
+            },
+        )
+    return value
 
 
 class AccountService:
@@ -89,7 +87,7 @@ class AccountService:
         if not missing:
             return known
         pin = header.pin()
-        word = "0" * 24 + address[2:].lower()
+        data = erc20.balance_of_data(address)
         calls: list[Call] = []
         for key in missing:
             if key == NATIVE:
@@ -97,7 +95,7 @@ class AccountService:
             elif key == _NONCE:
                 calls.append(("eth_getTransactionCount", [address, pin]))
             else:
-                calls.append(("eth_call", [{"to": key, "data": BALANCE_OF + word}, pin]))
+                calls.append(("eth_call", [{"to": key, "data": data}, pin]))
         results = await engine.rpc.batch(calls)
         values = dict(known)  # a new dict: a concurrent reader may hold the cached one
         for key, result in zip(missing, results, strict=True):

@@ -20,8 +20,11 @@ from typing import Any, Generic, TypeVar
 
 from cachetools import LRUCache
 
+from .. import erc20
 from ..addresses import checksum, parse_address
-from ..engine.chain import Header, hex_int, state_error
+from ..engine.account import AccountService
+from ..engine.chain import Header, state_error
+from ..engine.currencies import NATIVE
 from ..engine.node import NetworkEngine, Networks
 from ..errors import (
     BLOCK_MISMATCH,
@@ -29,13 +32,11 @@ from ..errors import (
     INDEX_NOT_CONFIGURED,
     INVALID_ADDRESS,
     INVALID_REQUEST,
-    NODE_ERROR,
     UNKNOWN_NETWORK,
     CatalogError,
 )
 from ..metrics import INDEX_HEAD, INDEX_LAG
 from ..rpc import Call, RpcError
-from . import erc20
 from .follower import Indexer
 from .open import claim_writer, open_store
 from .store import Cursor, IndexStore, Snapshot, WriterBusy
@@ -44,7 +45,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-BATCH = 256  # eth_calls per JSON-RPC batch
 _Row = tuple[str, int, str]  # account, block of its last change, that block's hash
 MAX_HOLDERS_SCAN = 100_000  # holders read for one ranked answer (top holders)
 
@@ -94,6 +94,7 @@ class IndexStatus:
     reorgs: int
     logs: int
     problem: str | None
+    problems: list[str]  # what keeps the index from answering well (for /readyz)
 
 
 def require_address(value: str, field: str) -> str:
@@ -208,24 +209,27 @@ class NetworkIndex:
             reorgs=0 if self.indexer is None else self.indexer.reorgs,
             logs=0 if self.indexer is None else self.indexer.logs,
             problem=self.problem,
+            problems=self._problems(cursor, lag),
         )
 
-    async def readiness(self) -> list[str]:
-        """What keeps this index from answering well now (empty when fine or not configured)."""
+    def _problems(self, cursor: Cursor | None, lag: int | None) -> list[str]:
         if not self.configured:
             return []
-        status = await self.status()
-        if status.cursor is None:
+        if cursor is None:
             return [f"index of {self.engine.name} has not indexed a block yet"]
         problems = []
-        if status.problem:
-            problems.append(f"index of {self.engine.name}: {status.problem}")
-        if status.lag is not None and status.lag > self.settings.index_max_lag:
+        if self.problem:
+            problems.append(f"index of {self.engine.name}: {self.problem}")
+        if lag is not None and lag > self.settings.index_max_lag:
             problems.append(
-                f"index of {self.engine.name} is {status.lag} blocks behind the head "
+                f"index of {self.engine.name} is {lag} blocks behind the head "
                 f"(bound {self.settings.index_max_lag})"
             )
         return problems
+
+    async def readiness(self) -> list[str]:
+        """What keeps this index from answering well now (empty when fine or not configured)."""
+        return (await self.status()).problems
 
 
 class TokenService:
@@ -233,6 +237,7 @@ class TokenService:
 
     def __init__(self, networks: Networks) -> None:
         self.networks = networks
+        self.account = AccountService(networks)
         self.indexes = {id(e): NetworkIndex(e) for e in networks.all()}
         self._info: LRUCache[tuple[int, str], TokenInfo] = LRUCache(maxsize=50_000)
         # (block hash, contract, account) -> balance: pages and repeated asks hit this.
@@ -250,9 +255,6 @@ class TokenService:
 
     def index_of(self, engine: NetworkEngine) -> NetworkIndex:
         return self.indexes[id(engine)]
-
-    async def readiness(self) -> dict[str, list[str]]:
-        return {i.engine.name: await i.readiness() for i in self.indexes.values()}
 
     # -- networks ----------------------------------------------------------------------------
 
@@ -337,12 +339,6 @@ class TokenService:
 
     # -- node reads --------------------------------------------------------------------------
 
-    async def _calls(self, engine: NetworkEngine, calls: Sequence[Call]) -> list[Any]:
-        """Many calls in batches of BATCH, concurrently, answers in order."""
-        chunks = [calls[i : i + BATCH] for i in range(0, len(calls), BATCH)]
-        answers = await asyncio.gather(*(engine.rpc.batch(list(c)) for c in chunks))
-        return [a for chunk in answers for a in chunk]
-
     async def balances(
         self, engine: NetworkEngine, header: Header, pairs: Sequence[tuple[str, str]]
     ) -> list[int | None]:
@@ -367,7 +363,8 @@ class TokenService:
             )
             for i in todo
         ]
-        for i, result in zip(todo, await self._calls(engine, calls), strict=True):
+        results = await engine.rpc.batch(calls)  # the client splits a long batch
+        for i, result in zip(todo, results, strict=True):
             if isinstance(result, RpcError):
                 if "revert" in result.message.lower():
                     continue
@@ -379,14 +376,9 @@ class TokenService:
         return out
 
     async def native_balance(self, engine: NetworkEngine, account: str, header: Header) -> int:
-        try:
-            result = await engine.rpc.call("eth_getBalance", [account, header.pin()])
-        except RpcError as exc:
-            raise state_error(exc, header) from None
-        value = hex_int(result, "balance")
-        if value < 0:
-            raise CatalogError(NODE_ERROR, {"reason": "negative balance"})
-        return value
+        # The Rosetta account service's read: one cache entry per (block hash, account).
+        values = await self.account.balances_at(engine, header, account, [NATIVE])
+        return values[NATIVE]
 
     async def token_info(self, engine: NetworkEngine, contract: str, header: Header) -> TokenInfo:
         """Name, symbol and decimals: the token list's, else the contract's own."""
