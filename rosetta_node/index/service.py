@@ -22,9 +22,7 @@ from cachetools import LRUCache
 
 from .. import erc20
 from ..addresses import checksum, parse_address
-from ..engine.account import AccountService
-from ..engine.chain import Header, state_error
-from ..engine.currencies import NATIVE
+from ..engine.chain import Header, hex_int, state_error
 from ..engine.node import NetworkEngine, Networks
 from ..errors import (
     BLOCK_MISMATCH,
@@ -32,6 +30,7 @@ from ..errors import (
     INDEX_NOT_CONFIGURED,
     INVALID_ADDRESS,
     INVALID_REQUEST,
+    NODE_ERROR,
     UNKNOWN_NETWORK,
     CatalogError,
 )
@@ -237,7 +236,6 @@ class TokenService:
 
     def __init__(self, networks: Networks) -> None:
         self.networks = networks
-        self.account = AccountService(networks)
         self.indexes = {id(e): NetworkIndex(e) for e in networks.all()}
         self._info: LRUCache[tuple[int, str], TokenInfo] = LRUCache(maxsize=50_000)
         # (block hash, contract, account) -> balance: pages and repeated asks hit this.
@@ -376,9 +374,16 @@ class TokenService:
         return out
 
     async def native_balance(self, engine: NetworkEngine, account: str, header: Header) -> int:
-        # The Rosetta account service's read: one cache entry per (block hash, account).
-        values = await self.account.balances_at(engine, header, account, [NATIVE])
-        return values[NATIVE]
+        # Always asked of the node (not the balance cache): an answer at the head then also
+        # proves the node still serves our chain (the RPC client's chain guard).
+        try:
+            result = await engine.rpc.call("eth_getBalance", [account, header.pin()])
+        except RpcError as exc:
+            raise state_error(exc, header) from None
+        value = hex_int(result, "balance")
+        if value < 0:
+            raise CatalogError(NODE_ERROR, {"reason": "negative balance"})
+        return value
 
     async def token_info(self, engine: NetworkEngine, contract: str, header: Header) -> TokenInfo:
         """Name, symbol and decimals: the token list's, else the contract's own."""
