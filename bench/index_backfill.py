@@ -93,6 +93,7 @@ async def postgres_stats(path: Path, drop: bool) -> tuple[int, int, str]:
             await store.close()
     return int(rows), int(size), str(version)
 
+
 ZERO_TOPIC = "0x" + "0" * 64
 
 

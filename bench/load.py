@@ -518,6 +518,8 @@ class State:
     spot_checks: int = 0
     spot_check_values: int = 0
     mismatches: list[dict[str, Any]] = field(default_factory=list)
+    # Balance answers kept for the comparison at the end: (raw calls, request, answer).
+    pending_checks: list[tuple[list[tuple[str, list]], Any, Any]] = field(default_factory=list)
     block_checks: int = 0
     rss: list[tuple[float, int]] = field(default_factory=list)  # (seconds, kB)
     mined: int = 0
@@ -557,10 +559,15 @@ async def _raw(session: aiohttp.ClientSession, url: str, calls: list[tuple[str, 
     return out
 
 
-async def spot_check_balance(
-    state: State, raw: aiohttp.ClientSession, rpc_url: str, request: Request, body: Any
-) -> None:
-    """Compare one /account/balance answer with raw JSON-RPC at the answered block hash."""
+def spot_check_balance(state: State, request: Request, body: Any) -> None:
+    """Keep one /account/balance answer to compare with raw JSON-RPC at its block hash.
+
+    The comparison waits for the end of the run (settle_spot_checks): anvil answers a read at
+    its head block from its live database, so a read racing the next block's commit sees that
+    block's state (tests/test_head_state_race.py). Once every answered block is below the head,
+    the raw answer at a hash is the block's own; a raw read made while the run goes on could be
+    the wrong one, and could agree with a wrong answer of ours.
+    """
     address = request.body["account_identifier"]["address"]
     block = {"blockHash": body["block_identifier"]["hash"]}
     calls: list[tuple[str, list]] = [("eth_getTransactionCount", [address, block])]
@@ -571,21 +578,46 @@ async def spot_check_balance(
         else:
             data = BALANCE_OF + address[2:].lower().rjust(64, "0")
             calls.append(("eth_call", [{"to": contract, "data": data}, block]))
-    results = await _raw(raw, rpc_url, calls)
     state.spot_checks += 1
+    state.spot_check_values += len(body["balances"])
+    state.pending_checks.append((calls, request.body, body))
+
+
+def balance_differences(body: Any, results: list[Any]) -> list[dict[str, Any]]:
+    """Where an /account/balance answer differs from raw [nonce, *balances] reads."""
     nonce = int(results[0], 16)
     wrong = []
     if body["metadata"]["nonce"] != nonce:
         wrong.append({"what": "nonce", "ours": body["metadata"]["nonce"], "raw": nonce})
     for amount, result in zip(body["balances"], results[1:], strict=True):
-        state.spot_check_values += 1
         expected = 0 if result in ("0x", None) else int(result, 16)
         if int(amount["value"]) != expected:
             wrong.append({"what": amount["currency"], "ours": amount["value"], "raw": expected})
-    if wrong:
-        state.mismatches.append(
-            {"request": request.body, "block": body["block_identifier"], "wrong": wrong}
-        )
+    return wrong
+
+
+async def settle_spot_checks(state: State, raw: aiohttp.ClientSession, rpc_url: str) -> None:
+    """Compare the kept balance answers with the node, now that mining has stopped."""
+    if not state.pending_checks:
+        return
+    await _raw(raw, rpc_url, [("evm_mine", [])])  # the last answered block is settled too
+    gate = asyncio.Semaphore(8)
+
+    async def check(calls: list[tuple[str, list]], request: Any, body: Any) -> None:
+        async with gate:
+            try:
+                results = await _raw(raw, rpc_url, calls)
+            except (aiohttp.ClientError, TimeoutError, RuntimeError, KeyError) as exc:
+                state.mismatches.append({"request": request, "check_failed": repr(exc)})
+                return
+        wrong = balance_differences(body, results)
+        if wrong:
+            state.mismatches.append(
+                {"request": request, "block": body["block_identifier"], "wrong": wrong}
+            )
+
+    await asyncio.gather(*(check(*kept) for kept in state.pending_checks))
+    state.pending_checks.clear()
 
 
 async def worker(
@@ -656,10 +688,7 @@ async def worker(
                     {"request": request.body, "ours": answered, "raw": request.expect_tx}
                 )
         if request.route == "/account/balance" and rng.random() < config.spot_check:
-            try:
-                await spot_check_balance(state, raw, config.rpc_url, request, body)
-            except (aiohttp.ClientError, TimeoutError, RuntimeError, KeyError) as exc:
-                state.unintended_error("spot check failed", request, repr(exc))
+            spot_check_balance(state, request, body)
 
 
 async def miner(state: State, config: LoadConfig, raw: aiohttp.ClientSession, stop: float) -> None:
@@ -774,6 +803,7 @@ async def run_load(config: LoadConfig) -> dict[str, Any]:
         await monitor(state, config, started, deadline)
         await asyncio.gather(*tasks)
         elapsed = time.monotonic() - started
+        await settle_spot_checks(state, raw, config.rpc_url)
     return build_report(state, config, elapsed)
 
 

@@ -35,6 +35,7 @@ from urllib.parse import urlsplit, urlunsplit
 import msgspec
 
 ENV_PREFIX = "ROSETTA_NODE_"
+HEAD_READ_CHECKS = ("auto", "on", "off")
 
 # Network names for well-known chain ids, used when a network is named from its chain id.
 KNOWN_CHAINS: dict[int, tuple[str, str]] = {
@@ -80,6 +81,9 @@ class NetworkSettings(msgspec.Struct, forbid_unknown_fields=True):
     index_retention: int = 256
     index_poll_interval: float = 1.0  # serve: how often the follower polls the head
     index_max_lag: int = 64  # /readyz: the index may trail the head by this many blocks
+    # Confirm state reads at the head block (Chain.read_state): "auto" does for anvil, whose
+    # head state is its live database; "on" for other nodes like it; "off" never.
+    head_read_check: str = "auto"
 
     def names(self, chain_id: int) -> tuple[str, str]:
         """(blockchain, network) as configured, else from the chain id."""
@@ -225,6 +229,8 @@ def _check(settings: Settings, base_dir: Path) -> None:
             raise ConfigError(f"{where}.index_poll_interval: must be positive")
         if net.index_max_lag < 0:
             raise ConfigError(f"{where}.index_max_lag: must not be negative")
+        if net.head_read_check not in HEAD_READ_CHECKS:
+            raise ConfigError(f"{where}.head_read_check: expected one of auto, on, off")
         if net.index_url is not None:
             if net.index_db is not None:
                 raise ConfigError(

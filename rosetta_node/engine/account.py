@@ -96,7 +96,7 @@ class AccountService:
                 calls.append(("eth_getTransactionCount", [address, pin]))
             else:
                 calls.append(("eth_call", [{"to": key, "data": data}, pin]))
-        results = await engine.rpc.batch(calls)
+        results = await engine.chain.read_state(header, calls)
         values = dict(known)  # a new dict: a concurrent reader may hold the cached one
         for key, result in zip(missing, results, strict=True):
             if isinstance(result, RpcError):

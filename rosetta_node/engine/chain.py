@@ -30,7 +30,7 @@ from ..errors import (
     STATE_UNAVAILABLE,
     CatalogError,
 )
-from ..rpc import RpcClient, RpcError
+from ..rpc import Call, RpcClient, RpcError
 from ..types import BlockIdentifier, PartialBlockIdentifier
 
 log = logging.getLogger(__name__)
@@ -154,6 +154,9 @@ class Chain:
         self._finalized_at = -FINALIZED_MAX_AGE  # monotonic time that answer was asked for
         self._generation = 0  # bumped when the canonical cache is dropped
         self._refresh: asyncio.Task[None] | None = None
+        # Set from the node's client version (see NetworkEngine.probe) or the configuration.
+        self.confirm_head_reads = False
+        self._head_number = -1  # the newest head number seen
 
     def remember(self, raw: Any) -> Header:
         header = parse_header(raw)
@@ -167,7 +170,30 @@ class Chain:
         raw = await self.rpc.call("eth_getBlockByNumber", ["latest", False])
         header = self.remember(raw)
         self.cache.head["head"] = header
+        self._head_number = header.number
         return header
+
+    async def read_state(self, header: Header, calls: list[Call]) -> list[Any]:
+        """State reads pinned to ``header`` in one batch; a failed element is an RpcError.
+
+        anvil serves its head block's state from its live database, so a read racing the next
+        block's commit answers with the *next* block's state under the head's hash (measured:
+        4% of head reads while a block is mined every 10 ms; geth, reth and erigon read the
+        block's own state root). With ``confirm_head_reads``, a read at what was the head is
+        followed by a look at the head number: if a block landed meanwhile, the read is made
+        again, now from the block's settled state. A block already below the head is safe.
+        """
+        if not calls:
+            return []
+        # Known before the read: a block that lands while it runs must not excuse it.
+        settled = header.number < self._head_number
+        results = await self.rpc.batch(calls)
+        if self.confirm_head_reads and not settled:
+            newest = hex_int(await self.rpc.call("eth_blockNumber", []), "block number")
+            if newest != header.number:
+                results = await self.rpc.batch(calls)
+            self._head_number = newest
+        return results
 
     async def _raw_by_hash(self, block_hash: str, full: bool) -> dict[str, Any]:
         try:

@@ -126,6 +126,10 @@ class NetworkEngine:
         self.wrong_chain_id = None
         self.rpc.expect_chain_id = self.chain_id  # from now on every POST is checked
         self.node_version = version if isinstance(version, str) else "unknown"
+        check = self.settings.head_read_check
+        self.chain.confirm_head_reads = check == "on" or (
+            check == "auto" and self.node_version.lower().startswith("anvil")
+        )
         self.genesis = self.chain.remember(genesis)
         self.connected = True
         NODE_UP.labels(self.name).set(1)

@@ -361,7 +361,7 @@ class TokenService:
             )
             for i in todo
         ]
-        results = await engine.rpc.batch(calls)  # the client splits a long batch
+        results = await engine.chain.read_state(header, calls)  # long batches are split
         for i, result in zip(todo, results, strict=True):
             if isinstance(result, RpcError):
                 if "revert" in result.message.lower():
@@ -376,10 +376,11 @@ class TokenService:
     async def native_balance(self, engine: NetworkEngine, account: str, header: Header) -> int:
         # Always asked of the node (not the balance cache): an answer at the head then also
         # proves the node still serves our chain (the RPC client's chain guard).
-        try:
-            result = await engine.rpc.call("eth_getBalance", [account, header.pin()])
-        except RpcError as exc:
-            raise state_error(exc, header) from None
+        (result,) = await engine.chain.read_state(
+            header, [("eth_getBalance", [account, header.pin()])]
+        )
+        if isinstance(result, RpcError):
+            raise state_error(result, header)
         value = hex_int(result, "balance")
         if value < 0:
             raise CatalogError(NODE_ERROR, {"reason": "negative balance"})
@@ -427,14 +428,12 @@ class TokenService:
     async def total_supply(
         self, engine: NetworkEngine, contract: str, header: Header
     ) -> int | None:
-        try:
-            result = await engine.rpc.call(
-                "eth_call", [{"to": checksum(contract), "data": erc20.TOTAL_SUPPLY}, header.pin()]
-            )
-        except RpcError as exc:
-            if "revert" in exc.message.lower():
+        call = {"to": checksum(contract), "data": erc20.TOTAL_SUPPLY}
+        (result,) = await engine.chain.read_state(header, [("eth_call", [call, header.pin()])])
+        if isinstance(result, RpcError):
+            if "revert" in result.message.lower():
                 return None
-            raise state_error(exc, header) from None
+            raise state_error(result, header)
         return erc20.decode_uint(result)
 
     # -- index answers -----------------------------------------------------------------------
