@@ -1,22 +1,158 @@
-"""The ASGI application: Rosetta routes and operator routes over one Engine."""
+"""The ASGI application: Rosetta, translator and operator routes over one Engine.
+
+``App`` is the edge every request passes: it gives the request its id, counts it, times it
+and writes its access line. It answers Rosetta POSTs itself, straight from the ASGI scope
+(the hot path: no middleware stack, Request/Response objects or route walk); everything else
+goes through Starlette.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
+from prometheus_client.metrics import Counter, Histogram
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
+from starlette.types import Message, Receive, Scope, Send
 
 from ..engine import Engine
 from ..index.service import TokenService
+from ..logs import request_id
+from ..metrics import LATENCY, REQUESTS
 from .chainbase import chainbase_routes
-from .ops import RequestMiddleware, ops_routes
-from .rosetta import rosetta_routes
+from .ops import ops_routes
+from .rosetta import RosettaRoute, rosetta_routes
 from .sequence import sequence_routes
 
+log = logging.getLogger("rosetta_node.access")
 
-def create_app(engine: Engine) -> Starlette:
+_QUIET = frozenset({"/metrics", "/healthz", "/readyz", "/openapi.json"})  # no access line
+_NODE_CODES = frozenset({*range(20, 30), 32})  # Rosetta catalog: node and index trouble
+_JSON = (b"content-type", b"application/json")
+
+
+def outcome(path: str, status: int, code: Any) -> str:
+    if status < 400:
+        return "ok"
+    if path.startswith(("/rpc/", "/v1/")):  # translators: the HTTP status says it
+        if status in (408, 502, 503, 504):
+            return "node_error"
+        return "internal_error" if status >= 500 else "client_error"
+    # Rosetta answers every error with HTTP 500: the catalog code says what it was.
+    if code in _NODE_CODES:
+        return "node_error"
+    if code == 30 or not isinstance(code, int):
+        return "internal_error"
+    return "client_error"
+
+
+def _request_id(scope: Scope) -> str:
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            incoming = value.decode("latin-1")[:64]
+            if incoming and incoming.isprintable():
+                return incoming
+            break
+    return os.urandom(8).hex()
+
+
+def _code_in(body: bytes) -> int | None:
+    """The ``code`` of an error body, without decoding it."""
+    marker = body.find(b'"code":')
+    if marker < 0:
+        return None
+    digits = body[marker + 7 : marker + 14].split(b",")[0].strip()
+    return int(digits) if digits.lstrip(b"-").isdigit() else None
+
+
+class App(Starlette):
+    def __init__(self, engine: Engine, tokens: TokenService, **kwargs: Any) -> None:
+        self.rosetta: dict[str, RosettaRoute[Any]] = {r.path: r for r in rosetta_routes(engine)}
+        routes = [
+            *(r.starlette_route() for r in self.rosetta.values()),
+            *sequence_routes(engine, tokens),
+            *chainbase_routes(engine, tokens),
+            *ops_routes(),
+        ]
+        super().__init__(routes=routes, **kwargs)
+        self.paths = {getattr(r, "path", "") for r in routes}
+        self.max_body = engine.settings.server.max_body_bytes
+        self.timeout = engine.settings.server.request_timeout
+        self.state.engine = engine
+        self.state.tokens = tokens
+        self.state.max_body_bytes = self.max_body
+        self.state.request_timeout = self.timeout
+        # Metric children by label values: labels() takes a lock and hashes on every call.
+        self._counts: dict[tuple[str, str], Counter] = {}
+        self._latency: dict[str, Histogram] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        path: str = scope["path"]
+        rid = _request_id(scope)
+        token = request_id.set(rid)
+        started = time.perf_counter()
+        status, code = 500, None
+        try:
+            fast = self.rosetta.get(path)
+            if fast is not None and scope["method"] == "POST":
+                status, body, code = await fast.answer(scope, receive, self.max_body, self.timeout)
+                headers = [
+                    _JSON,
+                    (b"content-length", b"%d" % len(body)),
+                    (b"x-request-id", rid.encode()),
+                ]
+                await send({"type": "http.response.start", "status": status, "headers": headers})
+                await send({"type": "http.response.body", "body": body})
+                return
+
+            async def send_wrapper(message: Message) -> None:
+                nonlocal status, code
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                    message["headers"] = [
+                        *message.get("headers", []),
+                        (b"x-request-id", rid.encode()),
+                    ]
+                elif message["type"] == "http.response.body" and status >= 400 and code is None:
+                    code = _code_in(message.get("body", b""))
+                await send(message)
+
+            scope["app"] = self
+            await super().__call__(scope, receive, send_wrapper)
+        finally:
+            self._account(scope, path, status, code, time.perf_counter() - started)
+            request_id.reset(token)
+
+    def _account(self, scope: Scope, path: str, status: int, code: Any, elapsed: float) -> None:
+        route = path if path in self.paths else "other"
+        key = (route, outcome(path, status, code))
+        counter = self._counts.get(key)
+        if counter is None:
+            counter = self._counts[key] = REQUESTS.labels(*key)
+        counter.inc()
+        latency = self._latency.get(route)
+        if latency is None:
+            latency = self._latency[route] = LATENCY.labels(route)
+        latency.observe(elapsed)
+        if route not in _QUIET:
+            log.info(
+                "%s %s %d %.1fms",
+                scope.get("method"),
+                path,
+                status,
+                elapsed * 1000,
+                extra={"status": status, "route": route, "ms": round(elapsed * 1000, 2)},
+            )
+
+
+def create_app(engine: Engine) -> App:
     tokens = TokenService(engine.networks)
 
     @asynccontextmanager
@@ -29,19 +165,4 @@ def create_app(engine: Engine) -> Starlette:
             await tokens.stop()
             await engine.stop()
 
-    routes = [
-        *rosetta_routes(engine),
-        *sequence_routes(engine, tokens),
-        *chainbase_routes(engine, tokens),
-        *ops_routes(),
-    ]
-    app = Starlette(
-        routes=routes,
-        lifespan=lifespan,
-        middleware=[Middleware(RequestMiddleware, routes={getattr(r, "path", "") for r in routes})],
-    )
-    app.state.engine = engine
-    app.state.tokens = tokens
-    app.state.max_body_bytes = engine.settings.server.max_body_bytes
-    app.state.request_timeout = engine.settings.server.request_timeout
-    return app
+    return App(engine, tokens, lifespan=lifespan)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import msgspec
 from starlette.requests import Request
+from starlette.types import Receive, Scope
 
 from ..errors import INVALID_REQUEST, CatalogError
 
@@ -14,16 +15,32 @@ MAX_BODY_BYTES = 1_000_000
 NOT_JSON = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
 
 
-async def read_body(request: Request, limit: int | None = None) -> bytes:
-    limit = limit or request.app.state.max_body_bytes
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise CatalogError(INVALID_REQUEST, {"reason": f"body larger than {limit} bytes"})
+def _too_large(limit: int) -> CatalogError:
+    return CatalogError(INVALID_REQUEST, {"reason": f"body larger than {limit} bytes"})
+
+
+async def read_limited(scope: Scope, receive: Receive, limit: int) -> bytes:
+    """The whole body of an ASGI request; refused as soon as it is known to pass ``limit``."""
+    for name, value in scope["headers"]:
+        if name == b"content-length" and value.isdigit() and int(value) > limit:
+            raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # the client went away: nothing to answer
+            break
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            raise CatalogError(INVALID_REQUEST, {"reason": f"body larger than {limit} bytes"})
+            raise _too_large(limit)
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def read_body(request: Request, limit: int | None = None) -> bytes:
+    return await read_limited(
+        request.scope, request.receive, limit or request.app.state.max_body_bytes
+    )

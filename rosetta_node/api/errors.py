@@ -1,16 +1,13 @@
-"""Exceptions to Rosetta Error responses: the one place where failures become HTTP."""
+"""Exceptions to Rosetta Error bodies: the one place where Rosetta failures become HTTP."""
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
-from starlette.requests import Request
-from starlette.responses import Response
 
 from ..errors import INTERNAL_ERROR, NODE_ERROR, NODE_TIMEOUT, CatalogError, ErrorDef
 from ..rpc import RpcError
@@ -20,42 +17,37 @@ log = logging.getLogger(__name__)
 _encode = msgspec.json.Encoder().encode
 
 
-def error_response(error: ErrorDef, details: dict[str, Any] | None, status: int = 500) -> Response:
-    body = ErrorBody(
-        code=error.code,
-        message=error.message,
-        retriable=error.retriable,
-        description=error.description,
-        details=details,
+def error_body(error: ErrorDef, details: dict[str, Any] | None) -> bytes:
+    return _encode(
+        ErrorBody(
+            code=error.code,
+            message=error.message,
+            retriable=error.retriable,
+            description=error.description,
+            details=details,
+        )
     )
-    return Response(_encode(body), status_code=status, media_type="application/json")
 
 
-def handle_errors(
-    endpoint: Callable[[Request], Awaitable[Response]],
-) -> Callable[[Request], Awaitable[Response]]:
-    """Wrap a Rosetta endpoint so that every failure becomes a Rosetta Error (HTTP 500)."""
-
-    @functools.wraps(endpoint)
-    async def wrapped(request: Request) -> Response:
-        limit: float = request.app.state.request_timeout
-        try:
-            async with asyncio.timeout(limit):  # no task of its own: cheap on the hot path
-                return await endpoint(request)
-        except TimeoutError:
-            return error_response(
-                NODE_TIMEOUT, {"reason": f"the request took longer than {limit:g} s"}
-            )
-        except CatalogError as exc:
-            return error_response(exc.error, exc.details)
-        except RpcError as exc:
-            # A node error that no service mapped to something more specific.
-            return error_response(
-                NODE_ERROR,
-                {"method": exc.method, "node_code": exc.code, "node_message": exc.message[:300]},
-            )
-        except Exception:
-            log.exception("unhandled error on %s", request.url.path)
-            return error_response(INTERNAL_ERROR, {"path": request.url.path})
-
-    return wrapped
+async def rosetta_answer(
+    work: Callable[[], Awaitable[bytes]], limit: float, path: str
+) -> tuple[int, bytes, int | None]:
+    """(HTTP status, body, catalog code or None) of one Rosetta request: every failure is a
+    Rosetta Error with HTTP 500, and the request as a whole is bounded by ``limit`` seconds."""
+    error: ErrorDef
+    details: dict[str, Any] | None
+    try:
+        async with asyncio.timeout(limit):  # no task of its own: cheap on the hot path
+            return 200, await work(), None
+    except TimeoutError:
+        error, details = NODE_TIMEOUT, {"reason": f"the request took longer than {limit:g} s"}
+    except CatalogError as exc:
+        error, details = exc.error, exc.details
+    except RpcError as exc:
+        # A node error that no service mapped to something more specific.
+        error = NODE_ERROR
+        details = {"method": exc.method, "node_code": exc.code, "node_message": exc.message[:300]}
+    except Exception:
+        log.exception("unhandled error on %s", path)
+        error, details = INTERNAL_ERROR, {"path": path}
+    return 500, error_body(error, details), error.code

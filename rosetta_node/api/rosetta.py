@@ -1,14 +1,20 @@
-"""Rosetta Data API routes: decode the body, call one engine service, encode the answer."""
+"""Rosetta Data API routes: decode the body, call one engine service, encode the answer.
+
+Each route is a ``RosettaRoute``: the app answers POSTs to it straight from the ASGI scope
+(``App.__call__``, the hot path: no Request or Response objects, no routing walk); its
+Starlette ``Route`` serves the same answer to the router and gives other methods their 405.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope
 
 from ..engine import Engine
 from ..errors import INVALID_REQUEST, MALFORMED_JSON, CatalogError
@@ -22,8 +28,8 @@ from ..types import (
     MetadataRequest,
     NetworkRequest,
 )
-from .body import NOT_JSON, read_body
-from .errors import handle_errors
+from .body import NOT_JSON, read_limited
+from .errors import rosetta_answer
 
 T = TypeVar("T")
 _encode = msgspec.json.Encoder().encode
@@ -46,30 +52,49 @@ def decode(decoder: msgspec.json.Decoder[T], body: bytes) -> T:
         raise CatalogError(MALFORMED_JSON, {"reason": str(exc)[:300]}) from None
 
 
-def route(path: str, request_type: type[T], handler: Callable[[T], Awaitable[Any] | Any]) -> Route:
-    decoder = msgspec.json.Decoder(request_type)
+class RosettaRoute(Generic[T]):
+    def __init__(
+        self, path: str, request_type: type[T], handler: Callable[[T], Awaitable[Any] | Any]
+    ) -> None:
+        self.path = path
+        self.handler = handler
+        self.decoder = msgspec.json.Decoder(request_type)
 
-    @handle_errors
-    async def endpoint(request: Request) -> Response:
-        parsed = decode(decoder, await read_body(request))
-        result = handler(parsed)
-        if isinstance(result, Awaitable):
-            result = await result
-        return Response(_encode(result), media_type="application/json")
+    async def answer(
+        self, scope: Scope, receive: Receive, max_body: int, timeout: float
+    ) -> tuple[int, bytes, int | None]:
+        """(HTTP status, JSON body, catalog code of an error) for one POST."""
 
-    return Route(path, endpoint, methods=["POST"], name=path)
+        async def work() -> bytes:
+            parsed = decode(self.decoder, await read_limited(scope, receive, max_body))
+            result = self.handler(parsed)
+            if isinstance(result, Awaitable):
+                result = await result
+            return _encode(result)
+
+        return await rosetta_answer(work, timeout, self.path)
+
+    def starlette_route(self) -> Route:
+        async def endpoint(request: Request) -> Response:
+            state = request.app.state
+            status, body, _ = await self.answer(
+                request.scope, request.receive, state.max_body_bytes, state.request_timeout
+            )
+            return Response(body, status_code=status, media_type="application/json")
+
+        return Route(self.path, endpoint, methods=["POST"], name=self.path)
 
 
-def rosetta_routes(engine: Engine) -> list[Route]:
+def rosetta_routes(engine: Engine) -> list[RosettaRoute[Any]]:
     return [
-        route("/network/list", MetadataRequest, lambda _: engine.network.list()),
-        route("/network/status", NetworkRequest, engine.network.status),
-        route("/network/options", NetworkRequest, engine.network.options),
-        route("/account/balance", AccountBalanceRequest, engine.account.balance),
-        route("/account/coins", AccountCoinsRequest, engine.account.coins),
-        route("/block", BlockRequest, engine.block.block),
-        route("/block/transaction", BlockTransactionRequest, engine.block.transaction),
-        route("/mempool", NetworkRequest, engine.mempool.mempool),
-        route("/mempool/transaction", MempoolTransactionRequest, engine.mempool.transaction),
-        route("/call", CallRequest, engine.call.call),
+        RosettaRoute("/network/list", MetadataRequest, lambda _: engine.network.list()),
+        RosettaRoute("/network/status", NetworkRequest, engine.network.status),
+        RosettaRoute("/network/options", NetworkRequest, engine.network.options),
+        RosettaRoute("/account/balance", AccountBalanceRequest, engine.account.balance),
+        RosettaRoute("/account/coins", AccountCoinsRequest, engine.account.coins),
+        RosettaRoute("/block", BlockRequest, engine.block.block),
+        RosettaRoute("/block/transaction", BlockTransactionRequest, engine.block.transaction),
+        RosettaRoute("/mempool", NetworkRequest, engine.mempool.mempool),
+        RosettaRoute("/mempool/transaction", MempoolTransactionRequest, engine.mempool.transaction),
+        RosettaRoute("/call", CallRequest, engine.call.call),
     ]
