@@ -1,10 +1,10 @@
 """The JSON-RPC client: the only code in the project that talks to the node.
 
-One pooled aiohttp session per node; calls go out singly or as JSON-RPC batches. Calls and
-batches issued in the same event-loop iteration (concurrent requests) are coalesced into one
-batch POST: far fewer HTTP exchanges for the node and for us under load, and nothing waits
-longer than one loop iteration. Each caller still gets its own results in its own order; one
-element's JSON-RPC error stays in its slot. Transport
+One pool of keep-alive HTTP connections per node (``transport.py``); calls go out singly or
+as JSON-RPC batches. Calls and batches issued in the same event-loop iteration (concurrent
+requests) are coalesced into one batch POST: far fewer HTTP exchanges for the node and for us
+under load, and nothing waits longer than one loop iteration. Each caller still gets its own
+results in its own order; one element's JSON-RPC error stays in its slot. Transport
 failures (connection errors, timeouts, HTTP 5xx, unparseable bodies) are retried, because every
 method sent through here is a read and so safe to repeat; a JSON-RPC error object is the node's
 answer and is handed back to the caller, never retried.
@@ -14,17 +14,23 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import itertools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 import msgspec
 
-from ..errors import NODE_ERROR, NODE_TIMEOUT, NODE_UNAVAILABLE, WRONG_CHAIN, CatalogError
+from ..errors import (
+    NODE_ERROR,
+    NODE_TIMEOUT,
+    NODE_UNAVAILABLE,
+    WRONG_CHAIN,
+    CatalogError,
+    ErrorDef,
+)
 from ..metrics import RPC_CALLS, RPC_ERRORS
+from .transport import HttpTransport, TransportError
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +39,17 @@ Call = tuple[str, Sequence[Any]]
 _encode = msgspec.json.Encoder().encode
 _OWN_POST = 8  # a caller's batch longer than this is sent alone, never coalesced
 _decode = msgspec.json.Decoder().decode
+
+
+_CALL_COUNTERS: dict[str, Any] = {}
+
+
+def _calls_counter(method: str) -> Any:
+    """RPC_CALLS's child for ``method``: labels() costs several times what inc() does."""
+    counter = _CALL_COUNTERS.get(method)
+    if counter is None:
+        counter = _CALL_COUNTERS[method] = RPC_CALLS.labels(method)
+    return counter
 
 
 class RpcError(Exception):
@@ -77,9 +94,8 @@ class RpcClient:
         self.timeout = timeout
         self.retries = retries
         self.max_batch = max_batch
-        self._max_connections = max_connections
-        self._session: aiohttp.ClientSession | None = None
-        self._ids = itertools.count(1)
+        self._transport = HttpTransport(url, max_connections=max_connections)
+        self._next_id = 1
         # Callers waiting for this loop iteration's POST, by timeout: calls with different
         # deadlines (a 60 s trace, a 10 s read) never share a POST.
         self._pending: dict[float, tuple[asyncio.AbstractEventLoop, list[_Waiter]]] = {}
@@ -87,28 +103,16 @@ class RpcClient:
         # answer: a node swapped behind the URL (a load balancer, a redeploy) is caught on the
         # very request it would have answered, never serving another chain's data.
         self.expect_chain_id: int | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    def _get_session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(limit=self._max_connections, ttl_dns_cache=300)
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                headers={"Content-Type": "application/json"},
-                skip_auto_headers=("User-Agent",),
-            )
-        return self._session
+        self._tasks: set[asyncio.Task[Any]] = set()  # the POSTs in flight
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._transport.close()
 
     async def call(
         self, method: str, params: Sequence[Any], *, timeout: float | None = None
     ) -> Any:
         """One call; raises RpcError for the node's error answer."""
-        (result,) = await self.batch([(method, params)], timeout=timeout)
+        (result,) = await self._submit([(method, params)], timeout or self.timeout)
         if isinstance(result, RpcError):
             raise result
         return result
@@ -121,27 +125,74 @@ class RpcClient:
             return []
         timeout = timeout or self.timeout
         if len(calls) <= self.max_batch:
-            return await self._enqueue(calls, timeout)
+            return await self._submit(calls, timeout)
         chunks = [calls[i : i + self.max_batch] for i in range(0, len(calls), self.max_batch)]
-        parts = await asyncio.gather(*(self._enqueue(chunk, timeout) for chunk in chunks))
+        parts = await asyncio.gather(*(self._submit(chunk, timeout) for chunk in chunks))
         return [result for part in parts for result in part]
 
-    def _enqueue(self, calls: Sequence[Call], timeout: float) -> asyncio.Future[list[Any]]:
+    async def _submit(self, calls: Sequence[Call], timeout: float) -> list[Any]:
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[list[Any]] = loop.create_future()
         pending = self._pending.get(timeout)
         # (A queue left by a loop that stopped before flushing it is not joined.)
-        if pending is None or pending[0] is not loop:
-            pending = self._pending[timeout] = (loop, [])
-            # Runs after the callbacks already ready in this iteration: every caller that
-            # issues a call meanwhile joins the same POST.
-            loop.call_soon(self._flush, timeout, pending[1])
-        pending[1].append(_Waiter(calls, future))
-        return future
+        if pending is not None and pending[0] is loop:
+            future: asyncio.Future[list[Any]] = loop.create_future()
+            pending[1].append(_Waiter(calls, future))
+            return await future
+        # The first caller of this iteration leads: it yields once (resuming after the
+        # callbacks already ready), every caller that issues a call meanwhile joins its queue,
+        # then it hands out the POSTs.
+        own = _Waiter(calls, loop.create_future())
+        queue = [own]
+        self._pending[timeout] = (loop, queue)
+        try:
+            await asyncio.sleep(0)
+        except asyncio.CancelledError:
+            own.future.cancel()
+            self._dispatch(loop, timeout, queue, None)  # the others still get their POSTs
+            raise
+        if not self._dispatch(loop, timeout, queue, own):
+            return await own.future
+        # Alone in its POST (the usual case when not under load): sent from this task, with
+        # no hand-off to another task and back. Cancelling it stops the POST, as when every
+        # caller of a shared POST gave up.
+        task = asyncio.current_task()
+        if task is None:  # (not run by a task: nothing to list as in flight)
+            return await self._send_with_retries(calls, timeout)
+        self._tasks.add(task)
+        try:
+            return await self._send_with_retries(calls, timeout)
+        finally:
+            self._tasks.discard(task)
 
-    def _flush(self, timeout: float, queue: list[_Waiter]) -> None:
+    def _dispatch(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        timeout: float,
+        queue: list[_Waiter],
+        own: _Waiter | None,
+    ) -> bool:
+        """Starts a task per POST of the queue; True when ``own`` is alone in its POST and
+        left for the caller to send."""
         if (pending := self._pending.get(timeout)) is not None and pending[1] is queue:
             del self._pending[timeout]
+        if len(queue) == 1:  # nobody joined: nothing to group
+            groups = [] if queue[0].future.done() else [queue]
+        else:
+            groups = self._group(queue)
+        alone = False
+        for group in groups:
+            if len(group) == 1 and group[0] is own:
+                alone = True
+                continue
+            task = loop.create_task(self._post_group(group, timeout))
+            self._tasks.add(task)  # a strong reference until done
+            task.add_done_callback(self._tasks.discard)
+            abandon = functools.partial(self._abandon, group, task)
+            for waiter in group:
+                waiter.future.add_done_callback(abandon)
+        return alone
+
+    def _group(self, queue: list[_Waiter]) -> list[list[_Waiter]]:
         groups: list[list[_Waiter]] = []
         size = 0
         for waiter in queue:
@@ -159,12 +210,7 @@ class RpcClient:
             else:
                 groups.append([waiter])
                 size = len(waiter.calls)
-        for group in groups:
-            task = asyncio.get_running_loop().create_task(self._post_group(group, timeout))
-            self._tasks.add(task)  # a strong reference until done
-            task.add_done_callback(self._tasks.discard)
-            for waiter in group:
-                waiter.future.add_done_callback(functools.partial(self._abandon, group, task))
+        return groups
 
     @staticmethod
     def _abandon(
@@ -192,6 +238,10 @@ class RpcClient:
                         own = CatalogError(exc.error, exc.details)
                     waiter.future.set_exception(own)
             return
+        if len(group) == 1:
+            if not group[0].future.done():
+                group[0].future.set_result(results)
+            return
         start = 0
         for waiter in group:
             end = start + len(waiter.calls)
@@ -200,11 +250,14 @@ class RpcClient:
             start = end
 
     async def _send_with_retries(self, calls: Sequence[Call], timeout: float) -> list[Any]:
-        counts: dict[str, int] = {}
-        for method, _ in calls:
-            counts[method] = counts.get(method, 0) + 1
-        for method, n in counts.items():  # one labels() per method, not per call
-            RPC_CALLS.labels(method).inc(n)
+        if len(calls) == 1:
+            _calls_counter(calls[0][0]).inc()
+        else:
+            counts: dict[str, int] = {}
+            for method, _ in calls:
+                counts[method] = counts.get(method, 0) + 1
+            for method, n in counts.items():
+                _calls_counter(method).inc(n)
         attempt = 0
         while True:
             try:
@@ -219,11 +272,12 @@ class RpcClient:
                 await asyncio.sleep(0.05 * 3**attempt)
 
     async def _send(self, calls: Sequence[Call], timeout: float) -> list[Any]:
-        first_id = next(self._ids)
-        ids = [first_id] + [next(self._ids) for _ in calls[1:]]
-        payload: Any = [
+        # One _send's ids are consecutive: first_id, first_id + 1, ...
+        first_id = self._next_id
+        self._next_id = first_id + len(calls)
+        payload: list[dict[str, Any]] = [
             {"jsonrpc": "2.0", "id": i, "method": m, "params": list(p)}
-            for i, (m, p) in zip(ids, calls, strict=True)
+            for i, (m, p) in enumerate(calls, first_id)
         ]
         expected = self.expect_chain_id
         guard_id = -first_id  # ids we make are positive: this one cannot collide
@@ -233,54 +287,43 @@ class RpcClient:
             )
         single = len(payload) == 1
         body = _encode(payload[0] if single else payload)
-        context = {"node": self.name, "method": calls[0][0] if single else "batch"}
         try:
-            async with self._get_session().post(
-                self.url, data=body, timeout=aiohttp.ClientTimeout(total=timeout)
-            ) as response:
-                raw = await response.read()
-                status = response.status
+            status, raw = await self._transport.post(body, timeout)
         except TimeoutError:
-            raise _Transient(
-                CatalogError(NODE_TIMEOUT, {**context, "timeout_s": timeout})
-            ) from None
-        except (aiohttp.ClientError, OSError) as exc:
-            raise _Transient(
-                CatalogError(NODE_UNAVAILABLE, {**context, "reason": type(exc).__name__})
-            ) from None
+            raise self._transient(NODE_TIMEOUT, calls, single, timeout_s=timeout) from None
+        except TransportError as exc:
+            raise self._transient(NODE_UNAVAILABLE, calls, single, reason=exc.reason) from None
+        except OSError as exc:
+            reason = type(exc).__name__
+            raise self._transient(NODE_UNAVAILABLE, calls, single, reason=reason) from None
         if status >= 500 or status == 429:
-            raise _Transient(CatalogError(NODE_UNAVAILABLE, {**context, "http_status": status}))
+            raise self._transient(NODE_UNAVAILABLE, calls, single, http_status=status)
         try:
             decoded = _decode(raw)
         except msgspec.DecodeError:
-            raise _Transient(
-                CatalogError(NODE_ERROR, {**context, "reason": f"invalid JSON (HTTP {status})"})
-            ) from None
+            reason = f"invalid JSON (HTTP {status})"
+            raise self._transient(NODE_ERROR, calls, single, reason=reason) from None
         if single and isinstance(decoded, dict):
             decoded = [decoded]
         if not isinstance(decoded, list):
-            raise _Transient(
-                CatalogError(
-                    NODE_ERROR, {**context, "reason": f"unexpected answer (HTTP {status})"}
-                )
-            )
+            reason = f"unexpected answer (HTTP {status})"
+            raise self._transient(NODE_ERROR, calls, single, reason=reason)
         by_id: dict[Any, Any] = {}
         for item in decoded:
             if isinstance(item, dict):
                 by_id[item.get("id")] = item
         # (A node refusing the whole batch with one error object is handled per call below.)
         if expected is not None and not (len(decoded) == 1 and guard_id not in by_id):
-            self._check_chain(by_id.get(guard_id), expected, context)
+            self._check_chain(by_id.get(guard_id), expected, calls, single)
         results: list[Any] = []
-        for i, (method, _) in zip(ids, calls, strict=True):
+        for i, (method, _) in enumerate(calls, first_id):
             item = by_id.get(i)
             if item is None:
                 if len(decoded) == 1 and isinstance(decoded[0], dict) and "error" in decoded[0]:
                     item = decoded[0]  # a node that refuses the whole batch with one error
                 else:
-                    raise _Transient(
-                        CatalogError(NODE_ERROR, {**context, "reason": "answer missing for a call"})
-                    )
+                    reason = "answer missing for a call"
+                    raise self._transient(NODE_ERROR, calls, single, reason=reason)
             error = item.get("error")
             if error is not None:
                 RPC_ERRORS.labels(method, "node").inc()
@@ -297,20 +340,26 @@ class RpcClient:
             elif "result" in item:
                 results.append(item["result"])
             else:
-                raise _Transient(
-                    CatalogError(NODE_ERROR, {**context, "reason": "answer has no result"})
-                )
+                reason = "answer has no result"
+                raise self._transient(NODE_ERROR, calls, single, reason=reason)
         return results
 
-    def _check_chain(self, item: Any, expected: int, context: dict[str, Any]) -> None:
+    def _transient(
+        self, error: ErrorDef, calls: Sequence[Call], single: bool, **details: Any
+    ) -> _Transient:
+        """A retriable failure whose details name the node and the method (built only when
+        something failed, never on the way of a good answer)."""
+        context = {"node": self.name, "method": calls[0][0] if single else "batch"}
+        return _Transient(CatalogError(error, {**context, **details}))
+
+    def _check_chain(self, item: Any, expected: int, calls: Sequence[Call], single: bool) -> None:
         result = item.get("result") if isinstance(item, dict) else None
         try:
             served = int(result, 16) if isinstance(result, str) else None
         except ValueError:
             served = None
         if served is None:
-            reason = {**context, "reason": "no eth_chainId answer"}
-            raise _Transient(CatalogError(NODE_ERROR, reason))
+            raise self._transient(NODE_ERROR, calls, single, reason="no eth_chainId answer")
         if served != expected:
             RPC_ERRORS.labels("eth_chainId", "wrong_chain").inc()
             raise CatalogError(
