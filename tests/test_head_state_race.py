@@ -2,8 +2,9 @@
 
 anvil answers a state read at its head block from its live database; a read that waits out the
 next block's execution then returns the *next* block's state under the head's hash. The load
-test caught one such answer (its own raw check was the one that raced). ``Chain.read_state``
-confirms head reads on such nodes. Here a miner sends a transfer to one account in a tight loop
+test caught one such answer (its own raw check was the one that raced). On such nodes a
+balance at the head is read with ``eth_getProof`` and its proof checked against the block's state
+root (``Chain.account_at``). Here a miner sends a transfer to one account in a tight loop
 while readers ask our account service for that account's balance at the head; afterwards, with
 mining stopped and every answered block settled, each answer is compared with the node's
 balance at the block hash it named.
@@ -18,6 +19,8 @@ import asyncio
 import random
 import threading
 import time
+
+from eth_hash.auto import keccak
 
 from rosetta_node.devnet import Anvil, rpc_call
 from rosetta_node.engine.account import AccountService
@@ -111,3 +114,30 @@ def test_head_balances_never_carry_the_next_blocks_state() -> None:
         print(f"with the check: {len(wrong)} wrong of {count} head reads")
         assert count > 100
         assert wrong == []
+
+
+def test_head_balance_where_the_header_root_does_not_describe_the_state() -> None:
+    """anvil's genesis header carries the empty trie's root although its accounts are funded:
+    no proof can match it, and the balance is then read plainly (and right)."""
+    with Anvil() as node:
+
+        async def main() -> tuple[int, int, bool]:
+            engine = NetworkEngine(NetworkSettings(rpc_url=node.url))
+            try:
+                await engine.probe()
+                header = await engine.chain.head()
+                assert header.number == 0 and engine.chain.unsettled(header)
+                balance, nonce = await engine.chain.account_at(header, SENDER)
+                again = await engine.chain.account_at(header, SENDER)  # remembered: no retries
+                return balance, nonce, again == (balance, nonce)
+            finally:
+                await engine.close()
+
+        balance, nonce, same = asyncio.run(main())
+        genesis = rpc_call(node.url, "eth_getBlockByNumber", ["0x0", False])
+        proof = rpc_call(node.url, "eth_getProof", [SENDER, [], {"blockHash": genesis["hash"]}])
+        top = bytes.fromhex(proof["accountProof"][0][2:])
+        assert "0x" + keccak(top).hex() != genesis["stateRoot"], "anvil's quirk is gone"
+        raw = int(rpc_call(node.url, "eth_getBalance", [SENDER, "0x0"]), 16)
+        assert (balance, nonce, same) == (raw, 0, True)
+        assert raw > 0

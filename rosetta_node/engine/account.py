@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from .. import erc20
@@ -86,8 +87,14 @@ class AccountService:
         missing = [key for key in dict.fromkeys([*keys, _NONCE]) if key not in known]
         if not missing:
             return known
+        values = dict(known)  # a new dict: a concurrent reader may hold the cached one
         pin = header.pin()
         data = erc20.balance_of_data(address)
+        # At a head a racing node may answer from the next block's state: balance and nonce
+        # then come with a proof checked against the block's state root (Chain.account_at).
+        proven = engine.chain.unsettled(header) and (NATIVE in missing or _NONCE in missing)
+        if proven:
+            missing = [key for key in missing if key not in (NATIVE, _NONCE)]
         calls: list[Call] = []
         for key in missing:
             if key == NATIVE:
@@ -96,8 +103,12 @@ class AccountService:
                 calls.append(("eth_getTransactionCount", [address, pin]))
             else:
                 calls.append(("eth_call", [{"to": key, "data": data}, pin]))
-        results = await engine.chain.read_state(header, calls)
-        values = dict(known)  # a new dict: a concurrent reader may hold the cached one
+        if proven:
+            (values[NATIVE], values[_NONCE]), results = await asyncio.gather(
+                engine.chain.account_at(header, address), engine.chain.read_state(header, calls)
+            )
+        else:
+            results = await engine.chain.read_state(header, calls)
         for key, result in zip(missing, results, strict=True):
             if isinstance(result, RpcError):
                 if key not in (NATIVE, _NONCE) and "revert" in result.message.lower():

@@ -18,6 +18,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from cachetools import LRUCache
+from eth_hash.auto import keccak
+
 from ..addresses import is_hash
 from ..cache import ChainCache
 from ..errors import (
@@ -44,6 +47,8 @@ FINALIZED_REFRESH = 1.0  # seconds
 # A block missing this close below the head is a reorg in progress, not pruned history.
 REORG_WINDOW = 128
 FINALIZED_MAX_AGE = 5.0  # seconds
+# Tries of a proven account read (account_at) while the head stays put; 75 ms in all.
+PROOF_ATTEMPTS = 4
 
 # Errors nodes return for a block or state they do not have (geth, erigon, reth, anvil).
 _MISSING_STATE = ("missing trie node", "state not available", "pruned", "historical state")
@@ -57,6 +62,7 @@ class Header:
     timestamp: int  # seconds
     miner: str
     base_fee: int | None
+    state_root: str = ""
 
     @property
     def identifier(self) -> BlockIdentifier:
@@ -107,6 +113,7 @@ def parse_header(raw: Any) -> Header:
             timestamp=hex_int(raw["timestamp"], "timestamp"),
             miner=str(raw.get("miner") or "0x" + "0" * 40),
             base_fee=None if base_fee is None else hex_int(base_fee, "baseFeePerGas"),
+            state_root=str(raw.get("stateRoot") or "").lower(),
         )
     except KeyError as exc:
         raise CatalogError(NODE_ERROR, {"reason": f"block lacks {exc.args[0]}"}) from None
@@ -157,6 +164,7 @@ class Chain:
         # Set from the node's client version (see NetworkEngine.probe) or the configuration.
         self.confirm_head_reads = False
         self._head_number = -1  # the newest head number seen
+        self._rootless: LRUCache[str, bool] = LRUCache(256)  # see account_at
 
     def remember(self, raw: Any) -> Header:
         header = parse_header(raw)
@@ -173,6 +181,10 @@ class Chain:
         self._head_number = header.number
         return header
 
+    def unsettled(self, header: Header) -> bool:
+        """True where a state read at ``header`` may race the next block (see read_state)."""
+        return self.confirm_head_reads and header.number >= self._head_number
+
     async def read_state(self, header: Header, calls: list[Call]) -> list[Any]:
         """State reads pinned to ``header`` in one batch; a failed element is an RpcError.
 
@@ -181,19 +193,62 @@ class Chain:
         4% of head reads while a block is mined every 10 ms; geth, reth and erigon read the
         block's own state root). With ``confirm_head_reads``, a read at what was the head is
         followed by a look at the head number: if a block landed meanwhile, the read is made
-        again, now from the block's settled state. A block already below the head is safe.
+        again, now from the block's settled state. That narrows the race to anvil's moment
+        between committing a block's state and counting the block, which a starved CPU can
+        stretch; account balances and nonces at the head are proven instead (account_at).
         """
         if not calls:
             return []
         # Known before the read: a block that lands while it runs must not excuse it.
-        settled = header.number < self._head_number
+        unsettled = self.unsettled(header)
         results = await self.rpc.batch(calls)
-        if self.confirm_head_reads and not settled:
+        if unsettled:
             newest = hex_int(await self.rpc.call("eth_blockNumber", []), "block number")
             if newest != header.number:
                 results = await self.rpc.batch(calls)
             self._head_number = newest
         return results
+
+    async def account_at(self, header: Header, address: str) -> tuple[int, int]:
+        """(balance, nonce) of ``address`` at ``header``, for a block that may be the head.
+
+        From ``eth_getProof``, the proof's root checked against the block's state root: an
+        answer from another state (read_state's race) is refused and asked again. A mismatch
+        ends when the node counts the racing block; then ``header`` is settled and its own
+        state is served. A mismatch that outlasts the retries with the head unmoved is no race
+        but a node whose header root does not describe its state (anvil's genesis header
+        carries the empty root): the plain reads then, confirmed as read_state does.
+        """
+        for attempt in range(0 if header.hash in self._rootless else PROOF_ATTEMPTS):
+            try:
+                proof = await self.rpc.call("eth_getProof", [address, [], header.pin()])
+            except RpcError as exc:
+                raise state_error(exc, header) from None
+            try:
+                top = bytes.fromhex(proof["accountProof"][0][2:])
+                balance, nonce = hex_int(proof["balance"]), hex_int(proof["nonce"], "nonce")
+            except (KeyError, IndexError, TypeError, ValueError):
+                reason = {"reason": "malformed eth_getProof answer"}
+                raise CatalogError(NODE_ERROR, reason) from None
+            if "0x" + keccak(top).hex() == header.state_root:
+                return balance, nonce
+            newest = hex_int(await self.rpc.call("eth_blockNumber", []), "block number")
+            if newest != header.number:
+                self._head_number = max(self._head_number, newest)
+                break  # a block landed: this one's own state is served from now on
+            await asyncio.sleep(0.005 * 2**attempt)
+        else:
+            if header.hash not in self._rootless:
+                self._rootless[header.hash] = True  # (once a block: not 75 ms a request)
+        pin = header.pin()
+        answers = await self.read_state(
+            header,
+            [("eth_getBalance", [address, pin]), ("eth_getTransactionCount", [address, pin])],
+        )
+        for answer in answers:
+            if isinstance(answer, RpcError):
+                raise state_error(answer, header)
+        return hex_int(answers[0], "balance"), hex_int(answers[1], "nonce")
 
     async def _raw_by_hash(self, block_hash: str, full: bool) -> dict[str, Any]:
         try:
