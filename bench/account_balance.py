@@ -847,8 +847,8 @@ async def check_round_trips(
 
     Cases, in this order: ``pair`` on the fresh node (finality not known yet: 2 POSTs, the
     block header then the state batch); a finalized block the node has not seen (2 POSTs),
-    another account at that block (1 POST: its hash is cached), then the head (above
-    finalized: 2 POSTs, every time). The node's background look at the ``finalized`` block
+    another account at that block (1 POST: its hash is cached), then a block 2 below the head
+    (above finalized: 2 POSTs, every time). The node's background look at the ``finalized`` block
     may share a POST with a request's calls or take its own; it is counted apart.
     """
     proxy = CountingProxy("127.0.0.1", anvil_port)
@@ -864,7 +864,9 @@ async def check_round_trips(
         src,
     )
     clients = Clients("", fixture.anvil_url, fixture.tokens)
-    deep, top = fixture.first_block, fixture.head  # anvil: finalized = head - 64
+    # anvil: finalized = head - 64. "top" stays 2 below the head: a read at anvil's head itself
+    # is proven with eth_getProof instead (README "Head reads on anvil"), not measured here.
+    deep, top = fixture.first_block, fixture.head - 2
     a, b = fixture.holders[0], fixture.holders[1]
     cases = [
         ("first request", pair, 2),
@@ -891,11 +893,10 @@ async def check_round_trips(
             for _, method, methods in seen:
                 if method != "POST":
                     continue
-                # Every POST carries the node's chain guard (one eth_chainId): not a call the
-                # answer needs, so it is left out of the shape.
-                methods = list(methods)
-                if "eth_chainId" in methods:
-                    methods.remove("eth_chainId")
+                # Every POST carries the node's chain guard (one eth_chainId), and on anvil a
+                # block lookup carries the head number (the head-read check, README "Head
+                # reads on anvil"): not calls the answer needs, left out of the shape.
+                methods = [m for m in methods if m not in ("eth_chainId", "eth_blockNumber")]
                 posts.append(methods)
             # The background connectivity probe (every 30 s) could land in the window: name it.
             probes = [m for m in posts if "web3_clientVersion" in m]
@@ -1077,7 +1078,8 @@ async def run_benchmarks(
     workdir: Path,
 ) -> dict[str, Any]:
     rng = random.Random(args.seed + 1)
-    blocks = list(range(fixture.first_block, fixture.head + 1))
+    # Historical: up to 2 below the head (at anvil's head a balance is proven, see README).
+    blocks = list(range(fixture.first_block, fixture.head - 1))
     pairs = [(b, h) for b in blocks for h in fixture.holders]
     rng.shuffle(pairs)
     pool = PairPool(pairs)

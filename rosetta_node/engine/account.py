@@ -92,7 +92,8 @@ class AccountService:
         data = erc20.balance_of_data(address)
         # At a head a racing node may answer from the next block's state: balance and nonce
         # then come with a proof checked against the block's state root (Chain.account_at).
-        proven = engine.chain.unsettled(header) and (NATIVE in missing or _NONCE in missing)
+        near = await engine.chain.near_head(header)
+        proven = near and (NATIVE in missing or _NONCE in missing)
         if proven:
             missing = [key for key in missing if key not in (NATIVE, _NONCE)]
         calls: list[Call] = []
@@ -105,10 +106,11 @@ class AccountService:
                 calls.append(("eth_call", [{"to": key, "data": data}, pin]))
         if proven:
             (values[NATIVE], values[_NONCE]), results = await asyncio.gather(
-                engine.chain.account_at(header, address), engine.chain.read_state(header, calls)
+                engine.chain.account_at(header, address),
+                engine.chain.read_state(header, calls, near=True),
             )
         else:
-            results = await engine.chain.read_state(header, calls)
+            results = await engine.chain.read_state(header, calls, near=near)
         for key, result in zip(missing, results, strict=True):
             if isinstance(result, RpcError):
                 if key not in (NATIVE, _NONCE) and "revert" in result.message.lower():

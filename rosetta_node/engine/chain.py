@@ -178,35 +178,48 @@ class Chain:
         raw = await self.rpc.call("eth_getBlockByNumber", ["latest", False])
         header = self.remember(raw)
         self.cache.head["head"] = header
-        self._head_number = header.number
+        self._head_number = header.number  # (lower after a rewind: more checks, never fewer)
         return header
 
-    def unsettled(self, header: Header) -> bool:
-        """True where a state read at ``header`` may race the next block (see read_state)."""
-        return self.confirm_head_reads and header.number >= self._head_number
+    async def _newest(self) -> int:
+        self._head_number = hex_int(await self.rpc.call("eth_blockNumber", []), "block number")
+        return self._head_number
 
-    async def read_state(self, header: Header, calls: list[Call]) -> list[Any]:
+    async def near_head(self, header: Header) -> bool:
+        """True where a state read at ``header`` may race the next block (see read_state).
+
+        Two blocks below the head is settled: the node counted the next block (and so moved
+        its reads of this one to the block's own state) before it began the one after. The
+        head number is asked only when what is known of it does not settle ``header``.
+        """
+        if not self.confirm_head_reads or header.number <= self._head_number - 2:
+            return False
+        return header.number > await self._newest() - 2
+
+    async def read_state(
+        self, header: Header, calls: list[Call], *, near: bool | None = None
+    ) -> list[Any]:
         """State reads pinned to ``header`` in one batch; a failed element is an RpcError.
 
         anvil serves its head block's state from its live database, so a read racing the next
         block's commit answers with the *next* block's state under the head's hash (measured:
         4% of head reads while a block is mined every 10 ms; geth, reth and erigon read the
-        block's own state root). With ``confirm_head_reads``, a read at what was the head is
-        followed by a look at the head number: if a block landed meanwhile, the read is made
-        again, now from the block's settled state. That narrows the race to anvil's moment
-        between committing a block's state and counting the block, which a starved CPU can
-        stretch; account balances and nonces at the head are proven instead (account_at).
+        block's own state root). With ``confirm_head_reads``, a read near the head is followed
+        by a look at the head number, and made again if a block landed meanwhile. That leaves
+        anvil's moment between committing a block's state and counting the block, which a
+        starved CPU can stretch; balances and nonces near the head are proven (account_at).
+        ``near``: what near_head said of ``header`` just before, if the caller asked.
         """
         if not calls:
             return []
-        # Known before the read: a block that lands while it runs must not excuse it.
-        unsettled = self.unsettled(header)
+        if near is None:
+            near = await self.near_head(header)
+        if not near:
+            return await self.rpc.batch(calls)
+        before = self._head_number
         results = await self.rpc.batch(calls)
-        if unsettled:
-            newest = hex_int(await self.rpc.call("eth_blockNumber", []), "block number")
-            if newest != header.number:
-                results = await self.rpc.batch(calls)
-            self._head_number = newest
+        if await self._newest() != before:
+            results = await self.rpc.batch(calls)  # now from the block's own state
         return results
 
     async def account_at(self, header: Header, address: str) -> tuple[int, int]:
@@ -232,9 +245,7 @@ class Chain:
                 raise CatalogError(NODE_ERROR, reason) from None
             if "0x" + keccak(top).hex() == header.state_root:
                 return balance, nonce
-            newest = hex_int(await self.rpc.call("eth_blockNumber", []), "block number")
-            if newest != header.number:
-                self._head_number = max(self._head_number, newest)
+            if await self._newest() != header.number:
                 break  # a block landed: this one's own state is served from now on
             await asyncio.sleep(0.005 * 2**attempt)
         else:
@@ -244,15 +255,28 @@ class Chain:
         answers = await self.read_state(
             header,
             [("eth_getBalance", [address, pin]), ("eth_getTransactionCount", [address, pin])],
+            near=True,
         )
         for answer in answers:
             if isinstance(answer, RpcError):
                 raise state_error(answer, header)
         return hex_int(answers[0], "balance"), hex_int(answers[1], "nonce")
 
+    async def _lookup(self, method: str, params: list[Any]) -> Any:
+        """One block lookup; where head reads are checked, the head number rides along (in
+        the same POST), so near_head rarely has to ask for it alone."""
+        if not self.confirm_head_reads:
+            return await self.rpc.call(method, params)
+        answer, newest = await self.rpc.batch([(method, params), ("eth_blockNumber", [])])
+        if not isinstance(newest, RpcError):
+            self._head_number = hex_int(newest, "block number")
+        if isinstance(answer, RpcError):
+            raise answer
+        return answer
+
     async def _raw_by_hash(self, block_hash: str, full: bool) -> dict[str, Any]:
         try:
-            raw = await self.rpc.call("eth_getBlockByHash", [block_hash, full])
+            raw = await self._lookup("eth_getBlockByHash", [block_hash, full])
         except RpcError as exc:
             raise CatalogError(
                 BLOCK_NOT_FOUND, {"hash": block_hash, "node_error": exc.message}
@@ -263,7 +287,7 @@ class Chain:
 
     async def _raw_by_number(self, number: int, full: bool) -> dict[str, Any]:
         try:
-            raw = await self.rpc.call("eth_getBlockByNumber", [hex(number), full])
+            raw = await self._lookup("eth_getBlockByNumber", [hex(number), full])
         except RpcError:
             raw = None  # nodes answer a future number with an error or with null
         if raw is None:

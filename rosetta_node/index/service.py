@@ -376,10 +376,10 @@ class TokenService:
     async def native_balance(self, engine: NetworkEngine, account: str, header: Header) -> int:
         # Always asked of the node (not the balance cache): an answer at the head then also
         # proves the node still serves our chain (the RPC client's chain guard).
-        if engine.chain.unsettled(header):  # proven against the state root: see account_at
+        if await engine.chain.near_head(header):  # proven against the state root: account_at
             return (await engine.chain.account_at(header, account))[0]
         (result,) = await engine.chain.read_state(
-            header, [("eth_getBalance", [account, header.pin()])]
+            header, [("eth_getBalance", [account, header.pin()])], near=False
         )
         if isinstance(result, RpcError):
             raise state_error(result, header)
