@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -119,6 +120,10 @@ async def _preflight(settings: Settings) -> None:
             await engine.close()
 
 
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -147,6 +152,10 @@ def serve(args: argparse.Namespace) -> int:
             ident = net.identifier
             if ident is not None:
                 print(f"serving {ident.blockchain}/{ident.network} from {net.label}", flush=True)
+        # uvicorn shuts down on SIGTERM, then raises the signal again with the handler it
+        # found: the default one would end the process before the `finally` below stops the
+        # devnet's anvil. An exit that unwinds instead.
+        signal.signal(signal.SIGTERM, _exit_on_signal)
         uvicorn.run(
             create_app(engine),
             host=settings.server.host,

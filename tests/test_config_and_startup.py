@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 import sys
 import time
@@ -275,3 +277,39 @@ def test_genesis_allocations_become_operations(tmp_path: Path) -> None:
                 assert credited[address] == rpc.balance(address, 0)
         finally:
             process.stop()
+
+
+def test_serve_devnet_stops_its_anvil_on_sigterm() -> None:
+    """`serve --devnet` (what scripts/serve-devnet runs) owns the anvil it started: a SIGTERM
+    to the node (docker stop, systemd, kill) stops that anvil too, instead of orphaning it."""
+    process = NodeProcess(["--devnet"])
+    try:
+        process.wait()
+        started = re.search(r"started anvil devnet at \S+ \(pid (\d+)\)", process.output())
+        assert started is not None, process.output()
+        anvil_pid = int(started.group(1))
+        os.kill(anvil_pid, 0)  # alive while the node serves
+        process.process.terminate()
+        process.process.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.kill(anvil_pid, 0)
+            except ProcessLookupError:
+                break
+            if _zombie(anvil_pid):
+                break
+            time.sleep(0.1)
+        else:
+            os.kill(anvil_pid, 9)
+            pytest.fail("anvil outlived the node that started it")
+    finally:
+        process.stop()
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] == "Z"
+    except OSError:
+        return True
