@@ -66,6 +66,20 @@ INDEX_LAG = Gauge(
 )
 
 
+_CHILDREN: dict[tuple[int, tuple[str, ...]], Any] = {}
+
+
+def child(metric: Any, *labels: str) -> Any:
+    """``metric.labels(*labels)``, kept: labels() takes a lock and hashes on every call, and the
+    request path counts several times a request. (Label values here come from fixed sets:
+    routes, outcomes, RPC method names.)"""
+    key = (id(metric), labels)
+    found = _CHILDREN.get(key)
+    if found is None:
+        found = _CHILDREN[key] = metric.labels(*labels)
+    return found
+
+
 class _Counting:
     """Mixin counting hits and misses of ``get``, the only lookup our code uses."""
 

@@ -15,14 +15,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from prometheus_client.metrics import Counter, Histogram
 from starlette.applications import Starlette
 from starlette.types import Message, Receive, Scope, Send
 
 from ..engine import Engine
 from ..index.service import TokenService
 from ..logs import request_id
-from ..metrics import LATENCY, REQUESTS
+from ..metrics import LATENCY, REQUESTS, child
 from .chainbase import chainbase_routes
 from .ops import ops_routes
 from .rosetta import RosettaRoute, rosetta_routes
@@ -86,9 +85,6 @@ class App(Starlette):
         self.state.tokens = tokens
         self.state.max_body_bytes = self.max_body
         self.state.request_timeout = self.timeout
-        # Metric children by label values: labels() takes a lock and hashes on every call.
-        self._counts: dict[tuple[str, str], Counter] = {}
-        self._latency: dict[str, Histogram] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -132,15 +128,8 @@ class App(Starlette):
 
     def _account(self, scope: Scope, path: str, status: int, code: Any, elapsed: float) -> None:
         route = path if path in self.paths else "other"
-        key = (route, outcome(path, status, code))
-        counter = self._counts.get(key)
-        if counter is None:
-            counter = self._counts[key] = REQUESTS.labels(*key)
-        counter.inc()
-        latency = self._latency.get(route)
-        if latency is None:
-            latency = self._latency[route] = LATENCY.labels(route)
-        latency.observe(elapsed)
+        child(REQUESTS, route, outcome(path, status, code)).inc()
+        child(LATENCY, route).observe(elapsed)
         if route not in _QUIET:
             log.info(
                 "%s %s %d %.1fms",

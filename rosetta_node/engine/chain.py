@@ -249,8 +249,7 @@ class Chain:
                 break  # a block landed: this one's own state is served from now on
             await asyncio.sleep(0.005 * 2**attempt)
         else:
-            if header.hash not in self._rootless:
-                self._rootless[header.hash] = True  # (once a block: not 75 ms a request)
+            self._rootless[header.hash] = True  # (once a block: not 75 ms a request)
         pin = header.pin()
         answers = await self.read_state(
             header,

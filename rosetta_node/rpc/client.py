@@ -29,7 +29,7 @@ from ..errors import (
     CatalogError,
     ErrorDef,
 )
-from ..metrics import RPC_CALLS, RPC_ERRORS
+from ..metrics import RPC_CALLS, RPC_ERRORS, child
 from .transport import HttpTransport, TransportError
 
 log = logging.getLogger(__name__)
@@ -39,17 +39,6 @@ Call = tuple[str, Sequence[Any]]
 _encode = msgspec.json.Encoder().encode
 _OWN_POST = 8  # a caller's batch longer than this is sent alone, never coalesced
 _decode = msgspec.json.Decoder().decode
-
-
-_CALL_COUNTERS: dict[str, Any] = {}
-
-
-def _calls_counter(method: str) -> Any:
-    """RPC_CALLS's child for ``method``: labels() costs several times what inc() does."""
-    counter = _CALL_COUNTERS.get(method)
-    if counter is None:
-        counter = _CALL_COUNTERS[method] = RPC_CALLS.labels(method)
-    return counter
 
 
 class RpcError(Exception):
@@ -251,13 +240,13 @@ class RpcClient:
 
     async def _send_with_retries(self, calls: Sequence[Call], timeout: float) -> list[Any]:
         if len(calls) == 1:
-            _calls_counter(calls[0][0]).inc()
+            child(RPC_CALLS, calls[0][0]).inc()
         else:
             counts: dict[str, int] = {}
             for method, _ in calls:
                 counts[method] = counts.get(method, 0) + 1
             for method, n in counts.items():
-                _calls_counter(method).inc(n)
+                child(RPC_CALLS, method).inc(n)
         attempt = 0
         while True:
             try:
