@@ -164,10 +164,6 @@ def _lock_key(purpose: str, schema: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-def _column(values: Sequence[Any]) -> list[Any]:
-    return values if isinstance(values, list) else list(values)
-
-
 class PostgresStore:
     """:class:`~rosetta_node.index.store.IndexStore` over PostgreSQL (asyncpg).
 
@@ -696,7 +692,7 @@ class PostgresStore:
             await self._journal_rows(con, blocks, floor, ids) if blocks[-1].number > floor else []
         )
         if touched:
-            contracts, accounts, firsts, lasts = map(_column, zip(*touched, strict=True))
+            contracts, accounts, firsts, lasts = map(list, zip(*touched, strict=True))
             await con.execute(
                 self._sql(
                     "INSERT INTO {s}.holding(contract, account, first_block, last_block) "
@@ -710,7 +706,7 @@ class PostgresStore:
                 lasts,
             )
         if journal:
-            numbers, contracts, accounts, prevs = map(_column, zip(*journal, strict=True))
+            numbers, contracts, accounts, prevs = map(list, zip(*journal, strict=True))
             await con.execute(
                 self._sql(
                     "INSERT INTO {s}.journal(block_number, contract, account, prev_block) "

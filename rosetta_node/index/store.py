@@ -457,7 +457,7 @@ class SqliteIndex:
         """Stored blocks, highest first, with numbers below ``below`` (all when None)."""
         rows = self.con.execute(
             "SELECT number, hash FROM blocks WHERE number < ? ORDER BY number DESC LIMIT ?",
-            (2**63 - 1 if below is None else below, limit),
+            (_upto(None) if below is None else below, limit),
         ).fetchall()
         return [Cursor(int(n), str(h)) for n, h in rows]
 
@@ -471,15 +471,21 @@ class SqliteIndex:
 
     def tokens_of(self, account: str) -> list[TokenHolding]:
         """Tokens ``account`` ever sent or received, by contract address."""
+        return [
+            TokenHolding(t.contract, t.last_block, t.last_hash)
+            for t in self._account_tokens(account, _upto(None))
+        ]
+
+    def _account_tokens(self, account: str, upto: int) -> list[AccountToken]:
         rows = self.con.execute(
-            "SELECT c.address, h.last_block, b.hash FROM addresses a "
+            "SELECT c.address, h.first_block, h.last_block, b.hash FROM addresses a "
             "JOIN holding h ON h.account = a.id "
             "JOIN addresses c ON c.id = h.contract "
             "JOIN blocks b ON b.number = h.last_block "
-            "WHERE a.address = ? ORDER BY c.address",
-            (account.lower(),),
+            "WHERE a.address = ? AND h.first_block <= ? ORDER BY c.address",
+            (account.lower(), upto),
         ).fetchall()
-        return [TokenHolding(c, int(n), h) for c, n, h in rows]
+        return [AccountToken(c, int(f), int(n), h) for c, f, n, h in rows]
 
     def holders(self, contract: str, after: str | None = None, limit: int = 100) -> list[Holder]:
         """Accounts that ever sent or received ``contract``.
@@ -487,19 +493,18 @@ class SqliteIndex:
         In a stable order (the order the index first saw each address); the next page starts
         after the last row's account, given as ``after``.
         """
+        return self._holders(contract, after, limit, _upto(None))
+
+    def _holders(self, contract: str, after: str | None, limit: int, upto: int) -> list[Holder]:
         contract_id = self._address_id(contract)
-        if contract_id is None:
+        after_id = -1 if after is None else self._address_id(after)
+        if contract_id is None or after_id is None:
             return []
-        after_id = -1
-        if after is not None:
-            found = self._address_id(after)
-            if found is None:
-                return []
-            after_id = found
         rows = self.con.execute(
             _HOLDINGS.format(columns="a.address, h.first_block, h.last_block, b.hash")
-            + "WHERE h.contract = ? AND h.account > ? ORDER BY h.account LIMIT ?",
-            (contract_id, after_id, max(0, limit)),
+            + "WHERE h.contract = ? AND h.account > ? AND h.first_block <= ? "
+            "ORDER BY h.account LIMIT ?",
+            (contract_id, after_id, upto, max(0, limit)),
         ).fetchall()
         return [Holder(a, int(f), int(n), h) for a, f, n, h in rows]
 
@@ -547,39 +552,13 @@ class SqliteIndex:
         self, account: str, at_block: int | None = None
     ) -> Snapshot[list[AccountToken]]:
         """Tokens ``account`` sent or received (by ``at_block`` when given), by contract."""
-
-        def read() -> list[AccountToken]:
-            rows = self.con.execute(
-                "SELECT c.address, h.first_block, h.last_block, b.hash FROM addresses a "
-                "JOIN holding h ON h.account = a.id "
-                "JOIN addresses c ON c.id = h.contract "
-                "JOIN blocks b ON b.number = h.last_block "
-                "WHERE a.address = ? AND h.first_block <= ? ORDER BY c.address",
-                (account.lower(), _upto(at_block)),
-            ).fetchall()
-            return [AccountToken(c, int(f), int(n), h) for c, f, n, h in rows]
-
-        return self._snapshot(read)
+        return self._snapshot(lambda: self._account_tokens(account, _upto(at_block)))
 
     def contract_holders(
         self, contract: str, after: str | None = None, limit: int = 100, at_block: int | None = None
     ) -> Snapshot[list[Holder]]:
         """Like :meth:`holders`, limited to accounts first seen by ``at_block`` when given."""
-
-        def read() -> list[Holder]:
-            contract_id = self._address_id(contract)
-            after_id = -1 if after is None else self._address_id(after)
-            if contract_id is None or after_id is None:
-                return []
-            rows = self.con.execute(
-                _HOLDINGS.format(columns="a.address, h.first_block, h.last_block, b.hash")
-                + "WHERE h.contract = ? AND h.account > ? AND h.first_block <= ? "
-                "ORDER BY h.account LIMIT ?",
-                (contract_id, after_id, _upto(at_block), max(0, limit)),
-            ).fetchall()
-            return [Holder(a, int(f), int(n), h) for a, f, n, h in rows]
-
-        return self._snapshot(read)
+        return self._snapshot(lambda: self._holders(contract, after, limit, _upto(at_block)))
 
     def holder_count(self, contract: str, at_block: int | None = None) -> Snapshot[int]:
         """How many accounts ever sent or received ``contract`` (by ``at_block``)."""
@@ -686,7 +665,8 @@ class SqliteIndex:
         problem = batch.chain_break(current, blocks)
         if problem is not None:
             raise ChainMismatch(problem)
-        old_floor = None if current is None else self.floor()
+        stored_floor = self.floor()
+        old_floor = None if current is None else stored_floor
         floor = batch.next_floor(old_floor, blocks[0].number, cursor.number, head, self.retention)
 
         first, last = batch.fold_transfers(blocks)
@@ -723,9 +703,13 @@ class SqliteIndex:
             "ON CONFLICT(network) DO UPDATE SET number = excluded.number, hash = excluded.hash",
             (self.network, cursor.number, cursor.hash),
         )
-        if floor != self.floor():
+        if floor != stored_floor:
             con.execute("DELETE FROM journal WHERE block_number <= ?", (floor,))
-            con.execute("DELETE FROM blocks WHERE number < ? AND transfers = 0", (floor,))
+            # Blocks without logs below the old floor are gone already: look above it only.
+            con.execute(
+                "DELETE FROM blocks WHERE number < ? AND number >= ? AND transfers = 0",
+                (floor, -1 if stored_floor is None else stored_floor),
+            )
             self._set_meta("floor", str(floor))
 
     def _journal_rows(
