@@ -317,7 +317,9 @@ class TokenService:
         cursor = snapshot.cursor
         if cursor is None:
             raise CatalogError(INDEX_BEHIND, {"network": engine.name, "indexed": None})
-        if at_block is None:
+        if at_block is None or at_block == cursor.number:
+            # The index's own block, cached by hash: no lookup by number (a page loop pins
+            # every page to the block of the first one).
             return await engine.chain.by_hash(cursor.hash)
         if at_block > cursor.number:
             raise CatalogError(
