@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import signal
 import sys
@@ -124,6 +125,23 @@ def _exit_on_signal(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
+# A request's objects (decoded JSON, RPC calls, answers) are freed by reference counting;
+# with 16 requests in flight the default threshold (700) still ran a young collection every
+# few requests, each walking every request in flight. Measured under load (16 clients, ETH
+# + 50 tokens): ~2,600 collections in 15 s at 700, 17 at 10,000.
+_GC_YOUNG_THRESHOLD = 10_000
+
+
+def _settle_gc() -> None:
+    """Before serving: what start-up built (modules, settings, the app) lives as long as the
+    process, so it moves out of the collector's sight (gc.freeze) instead of being walked by
+    every full collection; young collections run less often."""
+    gc.collect()
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(_GC_YOUNG_THRESHOLD, middle, old)
+
+
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -156,6 +174,7 @@ def serve(args: argparse.Namespace) -> int:
         # found: the default one would end the process before the `finally` below stops the
         # devnet's anvil. An exit that unwinds instead.
         signal.signal(signal.SIGTERM, _exit_on_signal)
+        _settle_gc()
         uvicorn.run(
             create_app(engine),
             host=settings.server.host,
