@@ -84,6 +84,9 @@ class NetworkSettings(msgspec.Struct, forbid_unknown_fields=True):
     # Confirm state reads at the head block (Chain.read_state): "auto" does for anvil, whose
     # head state is its live database; "on" for other nodes like it; "off" never.
     head_read_check: str = "auto"
+    # Many ERC-20 balances in one eth_call (engine/balance_reader.py: a read-only contract's
+    # init code, run without deploying it) instead of one eth_call per token.
+    multicall: bool = True
 
     def names(self, chain_id: int) -> tuple[str, str]:
         """(blockchain, network) as configured, else from the chain id."""

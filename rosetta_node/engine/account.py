@@ -22,6 +22,7 @@ from ..types import (
     AccountIdentifier,
     Amount,
 )
+from .balance_reader import read_balances
 from .chain import Header, hex_int, state_error
 from .currencies import NATIVE
 from .node import NetworkEngine, Networks
@@ -89,28 +90,33 @@ class AccountService:
             return known
         values = dict(known)  # a new dict: a concurrent reader may hold the cached one
         pin = header.pin()
-        data = erc20.balance_of_data(address)
         # At a head a racing node may answer from the next block's state: balance and nonce
         # then come with a proof checked against the block's state root (Chain.account_at).
         near = await engine.chain.near_head(header)
         proven = near and (NATIVE in missing or _NONCE in missing)
-        if proven:
-            missing = [key for key in missing if key not in (NATIVE, _NONCE)]
+        own = [key for key in missing if key in (NATIVE, _NONCE)]
+        tokens = [key for key in missing if key not in (NATIVE, _NONCE)]
         calls: list[Call] = []
-        for key in missing:
-            if key == NATIVE:
-                calls.append(("eth_getBalance", [address, pin]))
-            elif key == _NONCE:
-                calls.append(("eth_getTransactionCount", [address, pin]))
-            else:
-                calls.append(("eth_call", [{"to": key, "data": data}, pin]))
+        if not proven:
+            for key in own:
+                method = "eth_getBalance" if key == NATIVE else "eth_getTransactionCount"
+                calls.append((method, [address, pin]))
+        read = read_balances(
+            engine.chain,
+            header,
+            [(token, address) for token in tokens],
+            reader=engine.settings.multicall,
+            extra=calls,
+            near=near,
+        )
         if proven:
-            (values[NATIVE], values[_NONCE]), results = await asyncio.gather(
-                engine.chain.account_at(header, address),
-                engine.chain.read_state(header, calls, near=True),
+            (values[NATIVE], values[_NONCE]), (_, answers) = await asyncio.gather(
+                engine.chain.account_at(header, address), read
             )
+            missing, results = tokens, answers
         else:
-            results = await engine.chain.read_state(header, calls, near=near)
+            results, answers = await read
+            missing, results = own + tokens, results + answers
         for key, result in zip(missing, results, strict=True):
             if isinstance(result, RpcError):
                 if key not in (NATIVE, _NONCE) and "revert" in result.message.lower():

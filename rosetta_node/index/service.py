@@ -22,6 +22,7 @@ from cachetools import LRUCache
 
 from .. import erc20
 from ..addresses import checksum, parse_address
+from ..engine.balance_reader import read_balances
 from ..engine.chain import Header, hex_int, state_error
 from ..engine.node import NetworkEngine, Networks
 from ..errors import (
@@ -35,7 +36,7 @@ from ..errors import (
     CatalogError,
 )
 from ..metrics import INDEX_HEAD, INDEX_LAG
-from ..rpc import Call, RpcError
+from ..rpc import RpcError
 from .follower import Indexer
 from .open import claim_writer, open_store
 from .store import Cursor, IndexStore, Snapshot, WriterBusy
@@ -347,7 +348,6 @@ class TokenService:
         A contract that reverts or answers garbage is not an ERC-20 at that block (the index
         holds whatever logged a Transfer): its rows are left out, not failed.
         """
-        pin = header.pin()
         out: list[int | None] = [None] * len(pairs)
         todo: list[int] = []
         for i, (contract, account) in enumerate(pairs):
@@ -356,14 +356,9 @@ class TokenService:
                 todo.append(i)
             else:
                 out[i] = hit
-        calls: list[Call] = [
-            (
-                "eth_call",
-                [{"to": pairs[i][0], "data": erc20.balance_of_data(pairs[i][1])}, pin],
-            )
-            for i in todo
-        ]
-        results = await engine.chain.read_state(header, calls)  # long batches are split
+        _, results = await read_balances(  # (long batches are split)
+            engine.chain, header, [pairs[i] for i in todo], reader=engine.settings.multicall
+        )
         for i, result in zip(todo, results, strict=True):
             if isinstance(result, RpcError):
                 if "revert" in result.message.lower():
