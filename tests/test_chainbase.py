@@ -540,6 +540,25 @@ def test_rate_limit_per_key_with_retry_after(node_with: Any, devnet: Devnet) -> 
     assert statuses == [401, 401, 401, 429]
 
 
+def test_one_rate_limit_across_both_vendor_apis(node_with: Any, devnet: Devnet) -> None:
+    """A caller's requests count once, whichever translator API they use."""
+    process = node_with(
+        {"ROSETTA_NODE_API_KEYS": "alpha", "ROSETTA_NODE_RATE_LIMIT_PER_MINUTE": "3"}
+    )
+    params = {"chain_id": CHAIN_ID, "address": devnet.workload.accounts[1]}
+    alpha = Chainbase(process.url, key="alpha")
+
+    def ping() -> int:
+        url = process.url + "/rpc/IndexerGateway/Ping"
+        return requests.post(
+            url, json={}, headers={"X-Access-Key": "alpha"}, timeout=10
+        ).status_code
+
+    assert [ping(), ping(), alpha.request("/v1/account/balance", params).status] == [200] * 3
+    assert alpha.request("/v1/account/balance", params).status == 429
+    assert ping() == 429
+
+
 def test_unreachable_node_gives_retriable_errors_fast(
     node_with: Any, devnet: Devnet, tmp_path: Any
 ) -> None:

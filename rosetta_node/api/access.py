@@ -2,7 +2,8 @@
 
 Keys are compared in constant time against every configured key (no early exit), so timing
 tells a caller nothing about which bytes of a guess were right. Rate limits are token
-buckets per key (per client address without keys), refilled continuously.
+buckets per key (per client address without keys), refilled continuously, and shared by every
+translator API (``Access``): a caller's requests count once, whichever API they use.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cachetools import LRUCache
+
+from ..settings import ServerSettings
 
 
 class KeyCheck:
@@ -77,3 +80,17 @@ class RateLimiter:
             bucket.tokens -= 1.0
             return 0.0
         return (1.0 - bucket.tokens) / self.rate
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """The keys and the one rate limiter that the Sequence and Chainbase routes share."""
+
+    keys: KeyCheck
+    limiter: RateLimiter
+    per_minute: int
+
+    @classmethod
+    def from_settings(cls, server: ServerSettings) -> Access:
+        per_minute = server.rate_limit_per_minute
+        return cls(KeyCheck(server.api_keys), RateLimiter(per_minute), per_minute)

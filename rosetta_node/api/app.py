@@ -22,6 +22,7 @@ from ..engine import Engine
 from ..index.service import TokenService
 from ..logs import request_id
 from ..metrics import LATENCY, REQUESTS, child
+from .access import Access
 from .chainbase import chainbase_routes
 from .ops import ops_routes
 from .rosetta import RosettaRoute, rosetta_routes
@@ -71,10 +72,11 @@ def _code_in(body: bytes) -> int | None:
 class App(Starlette):
     def __init__(self, engine: Engine, tokens: TokenService, **kwargs: Any) -> None:
         self.rosetta: dict[str, RosettaRoute[Any]] = {r.path: r for r in rosetta_routes(engine)}
+        access = Access.from_settings(engine.settings.server)  # one budget across both APIs
         routes = [
             *(r.starlette_route() for r in self.rosetta.values()),
-            *sequence_routes(engine, tokens),
-            *chainbase_routes(engine, tokens),
+            *sequence_routes(engine, tokens, access),
+            *chainbase_routes(engine, tokens, access),
             *ops_routes(),
         ]
         super().__init__(routes=routes, **kwargs)

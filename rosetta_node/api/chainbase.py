@@ -37,7 +37,7 @@ from ..errors import (
 )
 from ..index.service import MAX_HOLDERS_SCAN, TokenInfo, TokenService
 from ..rpc import RpcError
-from .access import KeyCheck, RateLimiter, caller_id
+from .access import Access, caller_id
 
 log = logging.getLogger(__name__)
 _encode = msgspec.json.Encoder().encode
@@ -271,12 +271,11 @@ Handler = Callable[[NetworkEngine, Params], Awaitable[Response]]
 class Chainbase:
     """The five routes over one TokenService, with API keys and rate limits in front."""
 
-    def __init__(self, engine: Engine, tokens: TokenService) -> None:
-        server = engine.settings.server
+    def __init__(self, tokens: TokenService, access: Access) -> None:
         self.tokens = tokens
-        self.keys = KeyCheck(server.api_keys)
-        self.per_minute = server.rate_limit_per_minute
-        self.limiter = RateLimiter(self.per_minute)
+        self.keys = access.keys
+        self.per_minute = access.per_minute
+        self.limiter = access.limiter
 
     def _admit(self, request: Request) -> None:
         """API key (401) and rate limit (429); the key is never echoed nor kept in clear."""
@@ -422,8 +421,8 @@ class Chainbase:
 ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"]
 
 
-def chainbase_routes(engine: Engine, tokens: TokenService) -> list[BaseRoute]:
-    api = Chainbase(engine, tokens)
+def chainbase_routes(engine: Engine, tokens: TokenService, access: Access) -> list[BaseRoute]:
+    api = Chainbase(tokens, access)
     routes = [
         api.route("/v1/account/tokens", api.account_tokens),
         api.route("/v1/account/balance", api.account_balance),

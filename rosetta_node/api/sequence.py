@@ -53,7 +53,7 @@ from ..errors import (
 )
 from ..index.service import HolderBalance, TokenInfo, TokenService
 from ..rpc import RpcError
-from .access import KeyCheck, RateLimiter, caller_id
+from .access import Access, caller_id
 from .body import NOT_JSON, read_body
 from .sequence_wire import (
     BalanceUpdatesRequest,
@@ -335,12 +335,11 @@ class Method:
 
 
 class Gateway:
-    def __init__(self, engine: Engine, tokens: TokenService) -> None:
+    def __init__(self, engine: Engine, tokens: TokenService, access: Access) -> None:
         self.engine = engine
         self.tokens = tokens
-        server = engine.settings.server
-        self.keys = KeyCheck(server.api_keys)
-        self.limiter = RateLimiter(server.rate_limit_per_minute)
+        self.keys = access.keys
+        self.limiter = access.limiter
         self.started = time.time()
         self.methods: dict[str, Method] = {}
         for name, request_type, handler in (
@@ -866,5 +865,5 @@ class Gateway:
         }
 
 
-def sequence_routes(engine: Engine, tokens: TokenService) -> list[BaseRoute]:
-    return Gateway(engine, tokens).routes()
+def sequence_routes(engine: Engine, tokens: TokenService, access: Access) -> list[BaseRoute]:
+    return Gateway(engine, tokens, access).routes()
