@@ -306,12 +306,18 @@ class Chain:
             if header is not None:
                 return header  # type: ignore[no-any-return]
             return await self.by_hash(block_hash)
+        header, _ = await self._canonical_lookup(number, False)
+        return header
+
+    async def _canonical_lookup(self, number: int, full: bool) -> tuple[Header, dict[str, Any]]:
+        """Block ``number`` from the node, its number -> hash learnt where final."""
         # Decide cacheability before asking: only a block already final when the question
         # is sent is sure to be the block the answer describes, whatever happens meanwhile.
         limit, generation = self._finality(), self._generation
-        header = self.remember(await self._raw_by_number(number, False))
+        block = await self._raw_by_number(number, full)
+        header = self.remember(block)
         self._learn_canonical(header, limit, generation)
-        return header
+        return header, block
 
     def _canonical(self, number: int) -> str | None:
         """The cached hash of finalized block ``number``, or None (not final, not known)."""
@@ -434,10 +440,7 @@ class Chain:
         block_hash = self._canonical(number)
         if block_hash is not None:
             return self.cache.blocks.get(block_hash) or await self._fetch_by_hash(block_hash)
-        limit, generation = self._finality(), self._generation
-        block = await self._raw_by_number(number, True)
-        header = self.remember(block)
-        self._learn_canonical(header, limit, generation)
+        header, block = await self._canonical_lookup(number, True)
         cached = self.cache.blocks.get(header.hash)
         if cached is not None:
             return cached
