@@ -212,6 +212,31 @@ def test_contract_status_partitions_listed_and_unlisted(
     assert rows("ALL", contractTypes=["ERC20", "NATIVE"]) == every
 
 
+def eth_calls_made(url: str) -> float:
+    metrics = requests.get(url + "/metrics", timeout=10).text
+    for line in metrics.splitlines():
+        if line.startswith('rosetta_node_rpc_calls_total{method="eth_call"}'):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def test_no_erc20_wanted_reads_no_token(
+    gw: Gateway, indexed_node: IndexedNode, devnet: Devnet, rpc: JsonRpc
+) -> None:
+    """contractTypes without ERC20: natives only, and not one balanceOf or metadata call."""
+    # A block no answer was read at yet: nothing of it is cached, so a token read would show.
+    rpc("evm_mine")
+    indexed_node.wait_indexed(int(rpc("eth_blockNumber"), 16))
+    accounts = devnet.workload.accounts[:4]
+    filter_ = {"accountAddresses": accounts, "contractTypes": ["ERC721"], "contractStatus": "ALL"}
+    before = eth_calls_made(indexed_node.url)
+    answer = gw.ok("GetTokenBalancesSummary", {"filter": filter_})
+    assert eth_calls_made(indexed_node.url) == before
+    assert one_chain(answer["balances"])["results"] == []
+    natives = one_chain(answer["nativeBalances"])["results"]
+    assert [lower(n["accountAddress"]) for n in natives] == [lower(a) for a in accounts]
+
+
 def test_whitelist_and_blacklist(gw: Gateway, devnet: Devnet) -> None:
     accounts = devnet.workload.accounts
     first, second = (t.address for t in devnet.tracked[:2])

@@ -498,7 +498,7 @@ class Gateway:
         engines = self.select(request)
 
         async def work(engine: NetworkEngine) -> tuple[Header, list[Any], list[int]]:
-            answer = await self.tokens.accounts_tokens(engine, accounts)
+            answer = await self.tokens.accounts_tokens(engine, accounts, read_tokens=erc20)
             natives: list[int] = []
             if natives_wanted:
                 natives = list(

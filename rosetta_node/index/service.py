@@ -438,16 +438,24 @@ class TokenService:
     # -- index answers -----------------------------------------------------------------------
 
     async def account_tokens(
-        self, engine: NetworkEngine, account: str, at_block: int | None = None
+        self,
+        engine: NetworkEngine,
+        account: str,
+        at_block: int | None = None,
+        *,
+        read_tokens: bool = True,
     ) -> Answer[list[TokenBalance]]:
         """Every token ``account`` ever sent or received, with its balance at the pinned block.
 
         Zero balances included (the caller filters); contracts that do not answer
-        ``balanceOf`` like an ERC-20 are left out.
+        ``balanceOf`` like an ERC-20 are left out. ``read_tokens=False``: only the pinned
+        block, for a caller that wants no token (no balance or metadata is read).
         """
         account = require_address(account, "account")
         snapshot = await self._store(engine).account_tokens(account, at_block)
         header = await self._pinned(engine, snapshot, at_block)
+        if not read_tokens:
+            return Answer(header, [])
         rows = snapshot.rows
         values = await self.balances(
             engine, header, [(checksum(r.contract), account) for r in rows]
@@ -592,7 +600,12 @@ class TokenService:
         return Answer(header, [checksum(h.account) for h in snapshot.rows[offset:]])
 
     async def accounts_tokens(
-        self, engine: NetworkEngine, accounts: Sequence[str], at_block: int | None = None
+        self,
+        engine: NetworkEngine,
+        accounts: Sequence[str],
+        at_block: int | None = None,
+        *,
+        read_tokens: bool = True,
     ) -> Answer[list[TokenBalance]]:
         """:meth:`account_tokens` of several accounts, all read at one block.
 
@@ -602,9 +615,12 @@ class TokenService:
         """
         if not accounts:
             raise CatalogError(INVALID_REQUEST, {"reason": "no accounts"})
-        first = await self.account_tokens(engine, accounts[0], at_block)
+        first = await self.account_tokens(engine, accounts[0], at_block, read_tokens=read_tokens)
         rest = await asyncio.gather(
-            *(self.account_tokens(engine, a, first.block.number) for a in accounts[1:])
+            *(
+                self.account_tokens(engine, a, first.block.number, read_tokens=read_tokens)
+                for a in accounts[1:]
+            )
         )
         if any(answer.block.hash != first.block.hash for answer in rest):
             raise CatalogError(
