@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
+from aiohttp import web
 
-from rosetta_node.devnet import Anvil
+from rosetta_node.devnet import Anvil, free_port
 from rosetta_node.engine.balance_reader import (
     MAX_PAIRS,
     balance_of_call,
@@ -166,3 +169,57 @@ def _words(*values: int) -> str:
 )
 def test_reader_answers(answer: Any, expected: list[Any]) -> None:
     assert reader_answer(answer, 2) == expected
+
+
+def test_a_node_refusing_the_reader_gets_one_call_per_token(
+    anvil: Anvil, rpc: JsonRpc, devnet: Devnet, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A node that refuses eth_call without `to` (a fake in front of anvil that answers those
+    with an error): every balance still equals the node's own, one call per token."""
+
+    async def main() -> tuple[str, list[Any], list[Any], float]:
+        async def handle(request: web.Request) -> web.Response:
+            body = await request.json()
+            items = body if isinstance(body, list) else [body]
+            async with (
+                aiohttp.ClientSession() as session,
+                session.post(anvil.url, json=items) as upstream,
+            ):
+                answers = {a["id"]: a for a in await upstream.json()}
+            for item in items:
+                if item["method"] == "eth_call" and "to" not in item["params"][0]:
+                    error = {"code": -32601, "message": "contract creation calls not supported"}
+                    answers[item["id"]] = {"jsonrpc": "2.0", "id": item["id"], "error": error}
+            out = [answers[item["id"]] for item in items]
+            return web.json_response(out if isinstance(body, list) else out[0])
+
+        app = web.Application()
+        app.router.add_post("/", handle)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        port = free_port()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        engine = NetworkEngine(NetworkSettings(rpc_url=f"http://127.0.0.1:{port}/"))
+        try:
+            await engine.probe()
+            head = int(rpc("eth_blockNumber"), 16)
+            header = await engine.chain.by_number(head - 3)
+            tokens = [t.address for t in devnet.workload.tokens]
+            pairs = [(t, a) for t in tokens for a in devnet.workload.accounts[:6]]
+            before = eth_calls_sent()
+            answers = []
+            for _ in range(2):
+                _, got = await read_balances(engine.chain, header, pairs, reader=True)
+                answers.append([comparable(a) for a in got])
+            return header.hash, pairs, answers, eth_calls_sent() - before
+        finally:
+            await engine.close()
+            await runner.cleanup()
+
+    with caplog.at_level(logging.WARNING, logger="rosetta_node.engine.balance_reader"):
+        block_hash, pairs, answers, sent = asyncio.run(main())
+    expected = plain_answers(rpc, pairs, block_hash)
+    assert answers == [expected, expected]
+    assert sent == 2 * (1 + len(pairs))  # the refused reader call, then one call per pair
+    refusals = [r for r in caplog.records if "refused a BalanceReader" in r.getMessage()]
+    assert len(refusals) == 1 and "multicall = false" in refusals[0].getMessage()

@@ -17,6 +17,7 @@ reader call the node refused, is asked again on its own.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from importlib import resources
 from typing import Any
@@ -31,6 +32,8 @@ INIT_CODE: str = json.loads(
 MAX_PAIRS = 100  # per eth_call: ~7.5 KB of init code, well under EIP-3860's 48 KiB
 
 Pair = tuple[str, str]  # (token contract, account), 0x-hex addresses
+log = logging.getLogger(__name__)
+_warned: set[int] = set()  # id() of the chains whose node refused the reader (logged once)
 _STATUS_ONE_WORD, _STATUS_NOTHING = 0, 1
 
 
@@ -74,6 +77,20 @@ def reader_answer(answer: Any, count: int) -> list[str | None]:
     return out
 
 
+def _warn_refused(chain: Chain, error: RpcError) -> None:
+    """Once per chain: the node refused the reader (each such read then costs a second
+    round trip; ``multicall = false`` skips the attempt)."""
+    if id(chain) in _warned:
+        return
+    _warned.add(id(chain))
+    log.warning(
+        "the node refused a BalanceReader eth_call (%s %s); token balances fall back to one"
+        " eth_call each (set multicall = false to skip the attempt)",
+        error.code,
+        error.message[:200],
+    )
+
+
 def balance_of_call(token: str, account: str, pin: Any) -> Call:
     return ("eth_call", [{"to": token, "data": erc20.balance_of_data(account)}, pin])
 
@@ -104,6 +121,7 @@ async def read_balances(
     answers: list[Any] = []
     for chunk, answer in zip(chunks, results[len(extra) :], strict=True):
         if isinstance(answer, RpcError):  # e.g. a node that refuses calls without `to`
+            _warn_refused(chain, answer)
             answers += [None] * len(chunk)
         else:
             answers += reader_answer(answer, len(chunk))
