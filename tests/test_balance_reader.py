@@ -20,7 +20,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from rosetta_node.devnet import Anvil, free_port
+from rosetta_node.devnet import Anvil
 from rosetta_node.engine.balance_reader import (
     MAX_PAIRS,
     balance_of_call,
@@ -31,8 +31,8 @@ from rosetta_node.engine.node import NetworkEngine
 from rosetta_node.metrics import REGISTRY
 from rosetta_node.rpc import RpcError
 from rosetta_node.settings import NetworkSettings
-
-from .conftest import Devnet, JsonRpc
+from tests.conftest import Devnet, JsonRpc
+from tests.fake_server import serve
 
 BUILD = Path(__file__).parent / "contracts" / "build"
 
@@ -193,28 +193,22 @@ def test_a_node_refusing_the_reader_gets_one_call_per_token(
             out = [answers[item["id"]] for item in items]
             return web.json_response(out if isinstance(body, list) else out[0])
 
-        app = web.Application()
-        app.router.add_post("/", handle)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        port = free_port()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        engine = NetworkEngine(NetworkSettings(rpc_url=f"http://127.0.0.1:{port}/"))
-        try:
-            await engine.probe()
-            head = int(rpc("eth_blockNumber"), 16)
-            header = await engine.chain.by_number(head - 3)
-            tokens = [t.address for t in devnet.workload.tokens]
-            pairs = [(t, a) for t in tokens for a in devnet.workload.accounts[:6]]
-            before = eth_calls_sent()
-            answers = []
-            for _ in range(2):
-                _, got = await read_balances(engine.chain, header, pairs, reader=True)
-                answers.append([comparable(a) for a in got])
-            return header.hash, pairs, answers, eth_calls_sent() - before
-        finally:
-            await engine.close()
-            await runner.cleanup()
+        async with serve(handle) as url:
+            engine = NetworkEngine(NetworkSettings(rpc_url=url))
+            try:
+                await engine.probe()
+                head = int(rpc("eth_blockNumber"), 16)
+                header = await engine.chain.by_number(head - 3)
+                tokens = [t.address for t in devnet.workload.tokens]
+                pairs = [(t, a) for t in tokens for a in devnet.workload.accounts[:6]]
+                before = eth_calls_sent()
+                answers = []
+                for _ in range(2):
+                    _, got = await read_balances(engine.chain, header, pairs, reader=True)
+                    answers.append([comparable(a) for a in got])
+                return header.hash, pairs, answers, eth_calls_sent() - before
+            finally:
+                await engine.close()
 
     with caplog.at_level(logging.WARNING, logger="rosetta_node.engine.balance_reader"):
         block_hash, pairs, answers, sent = asyncio.run(main())

@@ -14,9 +14,9 @@ import msgspec
 import pytest
 from aiohttp import web
 
-from rosetta_node.devnet import free_port
 from rosetta_node.errors import NODE_ERROR, WRONG_CHAIN, CatalogError
 from rosetta_node.rpc import RpcClient, RpcError
+from tests.fake_server import serve
 
 Shape = Callable[[list[dict[str, Any]]], Any]  # the calls -> what the node answers
 
@@ -37,16 +37,8 @@ async def node(shape: Shape) -> AsyncIterator[str]:
             answer = answer[0]
         return web.Response(body=msgspec.json.encode(answer), content_type="application/json")
 
-    app = web.Application()
-    app.router.add_post("/", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        await runner.cleanup()
+    async with serve(handle) as url:
+        yield url
 
 
 async def _batch(

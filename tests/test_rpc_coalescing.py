@@ -15,6 +15,7 @@ from aiohttp import web
 from rosetta_node.devnet import Anvil, free_port
 from rosetta_node.errors import NODE_TIMEOUT, NODE_UNAVAILABLE, CatalogError
 from rosetta_node.rpc import RpcClient, RpcError
+from tests.fake_server import serve
 
 
 class FakeNode:
@@ -49,17 +50,8 @@ class FakeNode:
 @asynccontextmanager
 async def fake_node() -> AsyncIterator[tuple[FakeNode, str]]:
     node = FakeNode()
-    app = web.Application()
-    app.router.add_post("/", node.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    site = web.TCPSite(runner, "127.0.0.1", port)
-    await site.start()
-    try:
-        yield node, f"http://127.0.0.1:{port}/"
-    finally:
-        await runner.cleanup()
+    async with serve(node.handle) as url:
+        yield node, url
 
 
 def run(test: Callable[[], Coroutine[Any, Any, None]]) -> None:
