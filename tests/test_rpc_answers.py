@@ -44,13 +44,9 @@ async def node(shape: Shape) -> AsyncIterator[str]:
 async def _batch(
     shape: Shape, calls: int = 12, chain_id: int | None = None
 ) -> list[Any | RpcError]:
-    async with node(shape) as url:
-        client = RpcClient(url, name="fake", retries=0)
+    async with node(shape) as url, RpcClient(url, name="fake", retries=0) as client:
         client.expect_chain_id = chain_id
-        try:
-            return await client.batch([("echo", [f"v{i}"]) for i in range(calls)])
-        finally:
-            await client.close()
+        return await client.batch([("echo", [f"v{i}"]) for i in range(calls)])
 
 
 def _failure(shape: Shape, **kwargs: Any) -> CatalogError:

@@ -239,24 +239,20 @@ def test_one_client_over_several_event_loops(anvil: Anvil) -> None:
 
 def test_coalescing_on_both_loops_and_a_cancelled_leader(run: Callable[..., None]) -> None:
     async def main() -> None:
-        async with serve(keep_alive) as server:
-            rpc = client(server.url)
-            try:
-                results = await asyncio.gather(*(rpc.call("echo", [i]) for i in range(10)))
-                assert results == [[i] for i in range(10)]
-                assert await rpc.call("echo", ["alone"]) == ["alone"]
-                # The first caller of an iteration collects the others' calls; cancelled
-                # before it sends, the others' POST still goes out.
-                leader = asyncio.ensure_future(rpc.call("echo", ["leader"]))
-                followers = [asyncio.ensure_future(rpc.call("echo", [i])) for i in range(3)]
-                await asyncio.sleep(0)
-                leader.cancel()
-                assert await asyncio.gather(*followers) == [[0], [1], [2]]
-                assert leader.cancelled()
-                await asyncio.sleep(0.01)
-                assert not rpc._tasks
-            finally:
-                await rpc.close()
+        async with serve(keep_alive) as server, client(server.url) as rpc:
+            results = await asyncio.gather(*(rpc.call("echo", [i]) for i in range(10)))
+            assert results == [[i] for i in range(10)]
+            assert await rpc.call("echo", ["alone"]) == ["alone"]
+            # The first caller of an iteration collects the others' calls; cancelled
+            # before it sends, the others' POST still goes out.
+            leader = asyncio.ensure_future(rpc.call("echo", ["leader"]))
+            followers = [asyncio.ensure_future(rpc.call("echo", [i])) for i in range(3)]
+            await asyncio.sleep(0)
+            leader.cancel()
+            assert await asyncio.gather(*followers) == [[0], [1], [2]]
+            assert leader.cancelled()
+            await asyncio.sleep(0.01)
+            assert not rpc._tasks
         sizes = []
         for request in server.requests:
             decoded = msgspec.json.decode(request.body)
@@ -344,13 +340,9 @@ def test_chunked_answer_and_the_connection_is_reused(run: Callable[..., None]) -
             conn.send(b"0\r\nX-Trailer: 1\r\n\r\n")
 
     async def main() -> None:
-        async with serve(chunked) as server:
-            rpc = client(server.url)
-            try:
-                assert await rpc.call("echo", ["a" * 5000]) == ["a" * 5000]
-                assert await rpc.call("echo", [2]) == [2]
-            finally:
-                await rpc.close()
+        async with serve(chunked) as server, client(server.url) as rpc:
+            assert await rpc.call("echo", ["a" * 5000]) == ["a" * 5000]
+            assert await rpc.call("echo", [2]) == [2]
         assert server.connections == 1 and len(server.requests) == 2
 
     run(main())
@@ -369,13 +361,9 @@ def test_answer_until_close_without_content_length(run: Callable[..., None]) -> 
         conn.writer.close()
 
     async def main() -> None:
-        async with serve(until_close) as server:
-            rpc = client(server.url)
-            try:
-                assert await rpc.call("echo", [1]) == [1]
-                assert await rpc.call("echo", [2]) == [2]
-            finally:
-                await rpc.close()
+        async with serve(until_close) as server, client(server.url) as rpc:
+            assert await rpc.call("echo", [1]) == [1]
+            assert await rpc.call("echo", [2]) == [2]
         assert server.connections == 2  # a close-delimited answer's connection is not reused
 
     run(main())
@@ -390,16 +378,12 @@ def test_connection_close_is_never_reused(run: Callable[..., None]) -> None:
         state.client_closed.append(conn.index)
 
     async def main() -> None:
-        async with serve(says_close) as server:
-            rpc = client(server.url)
-            try:
-                for i in range(3):
-                    assert await rpc.call("echo", [i]) == [i]
-                pool = rpc._transport._pool
-                assert pool is not None and pool.size == 0 and not pool.idle
-                await asyncio.sleep(0.05)
-            finally:
-                await rpc.close()
+        async with serve(says_close) as server, client(server.url) as rpc:
+            for i in range(3):
+                assert await rpc.call("echo", [i]) == [i]
+            pool = rpc._transport._pool
+            assert pool is not None and pool.size == 0 and not pool.idle
+            await asyncio.sleep(0.05)
         assert [r.connection for r in server.requests] == [0, 1, 2]
         assert sorted(server.client_closed) == [0, 1, 2]
 
@@ -413,13 +397,9 @@ def test_interim_100_continue_then_the_answer(run: Callable[..., None]) -> None:
             conn.send(ok(request.answer()))
 
     async def main() -> None:
-        async with serve(interim) as server:
-            rpc = client(server.url)
-            try:
-                assert await rpc.call("echo", [1]) == [1]
-                assert await rpc.call("echo", [2]) == [2]
-            finally:
-                await rpc.close()
+        async with serve(interim) as server, client(server.url) as rpc:
+            assert await rpc.call("echo", [1]) == [1]
+            assert await rpc.call("echo", [2]) == [2]
 
     run(main())
 
@@ -431,13 +411,9 @@ def test_stray_bytes_after_an_answer_drop_the_connection(run: Callable[..., None
             conn.send(ok(request.answer()) + b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n[]")
 
     async def main() -> None:
-        async with serve(stray) as server:
-            rpc = client(server.url)
-            try:
-                assert await rpc.call("echo", [1]) == [1]
-                assert await rpc.call("echo", [2]) == [2]
-            finally:
-                await rpc.close()
+        async with serve(stray) as server, client(server.url) as rpc:
+            assert await rpc.call("echo", [1]) == [1]
+            assert await rpc.call("echo", [2]) == [2]
         assert [r.connection for r in server.requests] == [0, 1]
 
     run(main())
@@ -456,17 +432,13 @@ def test_server_closing_idle_connections(run: Callable[..., None]) -> None:
         conn.writer.close()
 
     async def main() -> None:
-        async with serve(one_per_connection) as server:
-            rpc = client(server.url)
-            try:
-                for i in range(6):
-                    assert await rpc.call("echo", [i]) == [i]
-                    if i % 2:
-                        await asyncio.sleep(0.05)  # the close is seen while idle
-                pool = rpc._transport._pool
-                assert pool is not None and pool.size <= 1
-            finally:
-                await rpc.close()
+        async with serve(one_per_connection) as server, client(server.url) as rpc:
+            for i in range(6):
+                assert await rpc.call("echo", [i]) == [i]
+                if i % 2:
+                    await asyncio.sleep(0.05)  # the close is seen while idle
+            pool = rpc._transport._pool
+            assert pool is not None and pool.size <= 1
         assert len(server.requests) == 6
 
     run(main())
@@ -520,13 +492,12 @@ def test_request_on_a_connection_the_server_closed_is_retried_once(
             conn.writer.close()
 
     async def main() -> None:
-        async with serve(first_only) as server:
-            rpc = client(server.url)  # retries=0: only the transport's own retry can help
-            try:
-                for i in range(3):
-                    assert await rpc.call("echo", [i]) == [i]
-            finally:
-                await rpc.close()
+        async with (
+            serve(first_only) as server,
+            client(server.url) as rpc,
+        ):  # retries=0: only the transport's own retry can help
+            for i in range(3):
+                assert await rpc.call("echo", [i]) == [i]
         # 1 + (failed reuse, fresh retry) x 2
         assert [r.connection for r in server.requests] == [0, 0, 1, 1, 2]
 
@@ -543,15 +514,11 @@ def test_the_keep_alive_retry_happens_once_only(run: Callable[..., None]) -> Non
             conn.send(ok(request.answer()))
 
     async def main() -> None:
-        async with serve(then_never) as server:
-            rpc = client(server.url)
-            try:
-                assert await rpc.call("echo", [0]) == [0]
-                error = await failure(rpc, 1)
-                assert error.error is NODE_UNAVAILABLE
-                assert details(error)["reason"] == "ServerDisconnected"
-            finally:
-                await rpc.close()
+        async with serve(then_never) as server, client(server.url) as rpc:
+            assert await rpc.call("echo", [0]) == [0]
+            error = await failure(rpc, 1)
+            assert error.error is NODE_UNAVAILABLE
+            assert details(error)["reason"] == "ServerDisconnected"
         assert [r.connection for r in server.requests] == [0, 0, 1]
 
     run(main())
@@ -566,12 +533,8 @@ def test_a_fresh_connection_closed_without_answer_is_not_retried(
         state.requests.append(request)
 
     async def main() -> None:
-        async with serve(hang_up) as server:
-            rpc = client(server.url)
-            try:
-                assert (await failure(rpc)).error is NODE_UNAVAILABLE
-            finally:
-                await rpc.close()
+        async with serve(hang_up) as server, client(server.url) as rpc:
+            assert (await failure(rpc)).error is NODE_UNAVAILABLE
         assert len(server.requests) == 1
 
     run(main())
@@ -631,15 +594,14 @@ def test_broken_answers_are_transport_errors(
     reasons: set[str],
 ) -> None:
     async def main() -> None:
-        async with serve(_broken(send)) as server:
-            rpc = client(server.url, retries=1, timeout=5.0)
-            try:
-                error = await failure(rpc, 1)
-                assert error.error is NODE_UNAVAILABLE and details(error)["reason"] in reasons
-                pool = rpc._transport._pool
-                assert pool is not None and pool.size == 0  # nothing broken kept
-            finally:
-                await rpc.close()
+        async with (
+            serve(_broken(send)) as server,
+            client(server.url, retries=1, timeout=5.0) as rpc,
+        ):
+            error = await failure(rpc, 1)
+            assert error.error is NODE_UNAVAILABLE and details(error)["reason"] in reasons
+            pool = rpc._transport._pool
+            assert pool is not None and pool.size == 0  # nothing broken kept
         assert len(server.requests) == 2  # transient: retried by RpcClient
 
     run(main())
@@ -647,12 +609,8 @@ def test_broken_answers_are_transport_errors(
 
 def test_headers_without_end_time_out(run: Callable[..., None]) -> None:
     async def main() -> None:
-        async with serve(_broken(_status_only)) as server:
-            rpc = client(server.url, timeout=0.3)
-            try:
-                assert (await failure(rpc)).error is NODE_TIMEOUT
-            finally:
-                await rpc.close()
+        async with serve(_broken(_status_only)) as server, client(server.url, timeout=0.3) as rpc:
+            assert (await failure(rpc)).error is NODE_TIMEOUT
 
     run(main())
 
@@ -670,17 +628,13 @@ def test_http_error_statuses(run: Callable[..., None], status: int, error: Any, 
         )
 
     async def main() -> None:
-        async with serve(_broken(send)) as server:
-            rpc = client(server.url, retries=1)
-            try:
-                failed = await failure(rpc)
-                assert failed.error is error
-                if error is NODE_UNAVAILABLE:
-                    assert details(failed)["http_status"] == status
-                else:
-                    assert "invalid JSON (HTTP 404)" in details(failed)["reason"]
-            finally:
-                await rpc.close()
+        async with serve(_broken(send)) as server, client(server.url, retries=1) as rpc:
+            failed = await failure(rpc)
+            assert failed.error is error
+            if error is NODE_UNAVAILABLE:
+                assert details(failed)["http_status"] == status
+            else:
+                assert "invalid JSON (HTTP 404)" in details(failed)["reason"]
         assert len(server.requests) == posts
         assert {r.connection for r in server.requests} == {0}  # error answers keep alive
 
@@ -702,16 +656,12 @@ def test_timeout_closes_the_connection_and_the_late_answer_is_never_read(
         state.client_closed.append(conn.index)
 
     async def main() -> None:
-        async with serve(slow_first) as server:
-            rpc = client(server.url, timeout=0.2)
-            try:
-                error = await failure(rpc, "late")
-                assert error.error is NODE_TIMEOUT and details(error)["timeout_s"] == 0.2
-                assert await rpc.call("echo", ["own"], timeout=5.0) == ["own"]
-                await asyncio.sleep(0.5)  # the late answer arrives: on a closed connection
-                assert await rpc.call("echo", ["next"], timeout=5.0) == ["next"]
-            finally:
-                await rpc.close()
+        async with serve(slow_first) as server, client(server.url, timeout=0.2) as rpc:
+            error = await failure(rpc, "late")
+            assert error.error is NODE_TIMEOUT and details(error)["timeout_s"] == 0.2
+            assert await rpc.call("echo", ["own"], timeout=5.0) == ["own"]
+            await asyncio.sleep(0.5)  # the late answer arrives: on a closed connection
+            assert await rpc.call("echo", ["next"], timeout=5.0) == ["next"]
             await asyncio.sleep(0.05)
         assert server.client_closed[0] == 0
         assert [r.connection for r in server.requests] == [0, 1, 1]
@@ -832,21 +782,15 @@ def test_https(
     async def main() -> None:
         async with serve(keep_alive, ssl_context=server_context, path="/rpc") as server:
             # The default context verifies: a certificate nobody vouches for is refused...
-            rpc = client(server.url)
-            try:
+            async with client(server.url) as rpc:
                 error = await failure(rpc)
                 assert error.error is NODE_UNAVAILABLE
                 assert "Cert" in details(error)["reason"] or "SSL" in details(error)["reason"]
-            finally:
-                await rpc.close()
             # ...and one the default verify paths trust is accepted.
             monkeypatch.setenv("SSL_CERT_FILE", str(cert))
-            rpc = client(server.url)
-            try:
+            async with client(server.url) as rpc:
                 assert await rpc.call("echo", [1]) == [1]
                 assert await rpc.call("echo", [2]) == [2]
-            finally:
-                await rpc.close()
         assert [r.line for r in server.requests] == ["POST /rpc HTTP/1.1"] * 2
         assert len({r.connection for r in server.requests}) == 1
 

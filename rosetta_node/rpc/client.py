@@ -117,6 +117,12 @@ class RpcClient:
     async def close(self) -> None:
         await self._transport.close()
 
+    async def __aenter__(self) -> RpcClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
     async def call(
         self, method: str, params: Sequence[Any], *, timeout: float | None = None
     ) -> Any:
