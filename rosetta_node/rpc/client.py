@@ -198,12 +198,8 @@ class RpcClient:
         left for the caller to send."""
         if (pending := self._pending.get(timeout)) is not None and pending[1] is queue:
             del self._pending[timeout]
-        if len(queue) == 1:  # nobody joined: nothing to group
-            groups = [] if queue[0].future.done() else [queue]
-        else:
-            groups = self._group(queue)
         alone = False
-        for group in groups:
+        for group in self._group(queue):
             if len(group) == 1 and group[0] is own:
                 alone = True
                 continue
@@ -239,7 +235,7 @@ class RpcClient:
             task.cancel()
 
     async def _post_group(self, group: list[_Waiter], timeout: float) -> None:
-        calls = group[0].calls if len(group) == 1 else [c for w in group for c in w.calls]
+        calls = [c for w in group for c in w.calls]
         try:
             results = await self._send_with_retries(calls, timeout)
         except asyncio.CancelledError:
@@ -255,10 +251,6 @@ class RpcClient:
                         own = CatalogError(exc.error, exc.details)
                     waiter.future.set_exception(own)
             return
-        if len(group) == 1:
-            if not group[0].future.done():
-                group[0].future.set_result(results)
-            return
         start = 0
         for waiter in group:
             end = start + len(waiter.calls)
@@ -267,14 +259,11 @@ class RpcClient:
             start = end
 
     async def _send_with_retries(self, calls: Sequence[Call], timeout: float) -> list[Any]:
-        if len(calls) == 1:
-            child(RPC_CALLS, calls[0][0]).inc()
-        else:
-            counts: dict[str, int] = {}
-            for method, _ in calls:
-                counts[method] = counts.get(method, 0) + 1
-            for method, n in counts.items():
-                child(RPC_CALLS, method).inc(n)
+        counts: dict[str, int] = {}
+        for method, _ in calls:
+            counts[method] = counts.get(method, 0) + 1
+        for method, n in counts.items():  # one metric update per method, not per call
+            child(RPC_CALLS, method).inc(n)
         attempt = 0
         while True:
             try:

@@ -151,7 +151,7 @@ class HttpTransport:
         return self._pool
 
     async def _acquire(self, pool: _Pool, deadline: float) -> _Connection:
-        """An idle connection, a new one within the bound, or the next one released."""
+        """With no idle connection: a new one within the bound, or the next one released."""
         if pool.size < pool.limit:
             pool.size += 1
             return await self._connect(pool, deadline)
