@@ -58,6 +58,7 @@ class RateLimiter:
     """``per_minute`` requests per caller with bursts up to ``burst``; 0 turns it off."""
 
     def __init__(self, per_minute: int, burst: int | None = None, callers: int = 100_000) -> None:
+        self.per_minute = per_minute
         self.rate = per_minute / 60.0
         self.burst = float(burst if burst is not None else max(1, per_minute))
         self._buckets: LRUCache[str, _Bucket] = LRUCache(maxsize=callers)
@@ -88,9 +89,7 @@ class Access:
 
     keys: KeyCheck
     limiter: RateLimiter
-    per_minute: int
 
     @classmethod
     def from_settings(cls, server: ServerSettings) -> Access:
-        per_minute = server.rate_limit_per_minute
-        return cls(KeyCheck(server.api_keys), RateLimiter(per_minute), per_minute)
+        return cls(KeyCheck(server.api_keys), RateLimiter(server.rate_limit_per_minute))

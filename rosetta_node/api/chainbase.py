@@ -274,7 +274,6 @@ class Chainbase:
     def __init__(self, tokens: TokenService, access: Access) -> None:
         self.tokens = tokens
         self.keys = access.keys
-        self.per_minute = access.per_minute
         self.limiter = access.limiter
 
     def _admit(self, request: Request) -> None:
@@ -286,7 +285,7 @@ class Chainbase:
         if wait > 0:
             raise ApiError(
                 429,
-                f"rate limit of {self.per_minute} requests per minute exceeded;"
+                f"rate limit of {self.limiter.per_minute} requests per minute exceeded;"
                 f" retry after {math.ceil(wait)} s",
                 retriable=True,
                 headers={"Retry-After": str(max(1, math.ceil(wait)))},
