@@ -17,8 +17,13 @@ DECIMALS = "0x313ce567"  # decimals()
 MAX_TEXT = 256  # longest name/symbol we pass on
 
 
+def address_word(address: str) -> str:
+    """A 0x-prefixed address as one ABI word (64 hex digits, no prefix)."""
+    return "0" * 24 + address[2:].lower()
+
+
 def balance_of_data(account: str) -> str:
-    return BALANCE_OF + "0" * 24 + account[2:].lower()
+    return BALANCE_OF + address_word(account)
 
 
 def decode_uint(result: Any) -> int | None:

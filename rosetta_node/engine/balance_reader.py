@@ -41,17 +41,13 @@ def _word(value: int) -> str:
     return format(value, "064x")
 
 
-def _address_word(address: str) -> str:
-    return "0" * 24 + address[2:].lower()
-
-
 def reader_call(pairs: Sequence[Pair], pin: Any) -> Call:
     """One eth_call reading every pair (constructor arguments: tokens[], accounts[])."""
     n = len(pairs)
     parts = [INIT_CODE, _word(64), _word(64 + 32 * (n + 1)), _word(n)]
-    parts += [_address_word(token) for token, _ in pairs]
+    parts += [erc20.address_word(token) for token, _ in pairs]
     parts.append(_word(n))
-    parts += [_address_word(account) for _, account in pairs]
+    parts += [erc20.address_word(account) for _, account in pairs]
     return ("eth_call", [{"data": "".join(parts)}, pin])
 
 
