@@ -33,6 +33,7 @@ from rosetta_node.rpc import RpcError
 from rosetta_node.settings import NetworkSettings
 from tests.conftest import Devnet, JsonRpc
 from tests.fake_server import serve
+from tests.workload import wait_receipt
 
 BUILD = Path(__file__).parent / "contracts" / "build"
 
@@ -41,8 +42,8 @@ def deploy(rpc: JsonRpc, name: str) -> str:
     sender = rpc("eth_accounts")[0]
     code = json.loads((BUILD / f"{name}.json").read_text())["bytecode"]
     tx_hash = rpc("eth_sendTransaction", {"from": sender, "data": code, "gas": hex(3_000_000)})
-    receipt = rpc("eth_getTransactionReceipt", tx_hash)
-    assert receipt is not None and receipt["status"] == "0x1"
+    receipt = wait_receipt(rpc, tx_hash)
+    assert receipt["status"] == "0x1"
     return str(receipt["contractAddress"])
 
 

@@ -28,7 +28,7 @@ import json
 import random
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -145,6 +145,21 @@ def _fresh_address(seed: int, index: int) -> str:
     return _checksum("0x" + digest[12:].hex())
 
 
+def wait_receipt(rpc: Callable[..., Any], tx_hash: str) -> dict[str, Any]:
+    """The receipt of ``tx_hash``: eth_sendTransaction can answer before the block exists,
+    so poll (``rpc(method, *params)`` answers one JSON-RPC call)."""
+    deadline = time.monotonic() + RECEIPT_TIMEOUT
+    delay = 0.001
+    while True:
+        receipt = rpc("eth_getTransactionReceipt", tx_hash)
+        if receipt is not None:
+            return dict(receipt)
+        if time.monotonic() > deadline:
+            raise WorkloadError(f"no receipt for {tx_hash} after {RECEIPT_TIMEOUT:.0f} s")
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+
+
 class _Workload:
     def __init__(self, rpc_url: str, seed: int, token_decimals: tuple[int, ...]) -> None:
         self.rpc = _Rpc(rpc_url)
@@ -214,17 +229,7 @@ class _Workload:
         return tx_hash
 
     def _receipt(self, tx_hash: str) -> dict[str, Any]:
-        # eth_sendTransaction can answer before the block exists: poll.
-        deadline = time.monotonic() + RECEIPT_TIMEOUT
-        delay = 0.001
-        while True:
-            receipt = self.rpc("eth_getTransactionReceipt", tx_hash)
-            if receipt is not None:
-                return dict(receipt)
-            if time.monotonic() > deadline:
-                raise WorkloadError(f"no receipt for {tx_hash} after {RECEIPT_TIMEOUT:.0f} s")
-            time.sleep(delay)
-            delay = min(delay * 2, 0.05)
+        return wait_receipt(self.rpc, tx_hash)
 
     def _check(
         self,
