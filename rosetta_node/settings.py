@@ -87,6 +87,9 @@ class NetworkSettings(msgspec.Struct, forbid_unknown_fields=True):
     # Many ERC-20 balances in one eth_call (engine/balance_reader.py: a read-only contract's
     # init code, run without deploying it) instead of one eth_call per token.
     multicall: bool = True
+    # Fork schedule (geth's chain config names: byzantiumBlock, daoForkBlock, cancunTime, ...):
+    # wins over genesis_file's config and the built-in schedules (engine/forks.py).
+    forks: dict[str, int | bool | str | dict[str, Any]] | None = None
 
     def names(self, chain_id: int) -> tuple[str, str]:
         """(blockchain, network) as configured, else from the chain id."""
@@ -119,8 +122,13 @@ _NOT_SETTINGS = {ENV_PREFIX + "CONFIG", ENV_PREFIX + "TOOLS_DIR"}
 _SERVER_KEYS = set(ServerSettings.__struct_fields__)
 
 
-def _set_network_key(net: dict[str, Any], key: str, value: str, where: str) -> None:
-    if key in ("native_symbol", "native_decimals"):
+def _set_network_key(net: dict[str, Any], key: str, value: Any, where: str) -> None:
+    if key == "forks" and isinstance(value, str):  # a JSON object in the environment
+        try:
+            net[key] = msgspec.json.decode(value)
+        except msgspec.DecodeError as exc:
+            raise ConfigError(f"{where}: expected a JSON object ({exc})") from None
+    elif key in ("native_symbol", "native_decimals"):
         net.setdefault("native", {})[key.removeprefix("native_")] = value
     elif key in _NETWORK_KEYS:
         net[key] = value

@@ -55,10 +55,7 @@ class BlockService:
         cached = data.operations
         if cached is None:
             cached = block_transactions(
-                data,
-                engine.currencies.native,
-                engine.currencies.tokens,
-                engine.genesis_allocations,
+                data, engine.currencies.native, engine.currencies.tokens, engine.chain.rules
             )
             data.operations = cached
         return cached

@@ -21,6 +21,7 @@ from ..errors import (
 from ..rpc import RpcError
 from ..types import CallRequest, CallResponse
 from .node import Networks
+from .node_errors import is_missing_history, missing_history
 
 _HEX = re.compile(r"0x[0-9a-fA-F]*")
 
@@ -153,6 +154,8 @@ class CallService:
         try:
             result = await engine.rpc.call(request.method, args)
         except RpcError as exc:
+            if is_missing_history(exc):
+                raise missing_history(exc, {"method": request.method}) from None
             raise CatalogError(
                 CALL_REVERTED,
                 {

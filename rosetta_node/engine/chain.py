@@ -15,26 +15,44 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from cachetools import LRUCache
 from eth_hash.auto import keccak
 
-from ..addresses import is_hash
 from ..cache import ChainCache
 from ..errors import (
     BLOCK_MISMATCH,
     BLOCK_NOT_FOUND,
     BLOCK_NOT_YET_AVAILABLE,
     DATA_NOT_YET_AVAILABLE,
-    INVALID_BLOCK_IDENTIFIER,
     NODE_ERROR,
-    STATE_UNAVAILABLE,
     CatalogError,
 )
 from ..rpc import Call, RpcClient, RpcError
-from ..types import BlockIdentifier, PartialBlockIdentifier
+from ..types import PartialBlockIdentifier
+from .block_data import complete_block
+from .forks import ChainRules
+from .headers import (
+    BlockData,
+    Header,
+    check_hash,
+    check_index,
+    hex_int,
+    parse_header,
+)
+from .node_errors import is_missing_history, missing_history
+
+__all__ = [
+    "BlockData",
+    "Chain",
+    "Header",
+    "check_hash",
+    "check_index",
+    "hex_int",
+    "parse_header",
+    "state_error",
+]
 
 log = logging.getLogger(__name__)
 
@@ -50,102 +68,13 @@ FINALIZED_MAX_AGE = 5.0  # seconds
 # Tries of a proven account read (account_at) while the head stays put; 75 ms in all.
 PROOF_ATTEMPTS = 4
 
-# Errors nodes return for a block or state they do not have (geth, erigon, reth, anvil).
-_MISSING_STATE = ("missing trie node", "state not available", "pruned", "historical state")
-
-
-@dataclass(frozen=True, slots=True)
-class Header:
-    number: int
-    hash: str
-    parent_hash: str
-    timestamp: int  # seconds
-    miner: str
-    base_fee: int | None
-    state_root: str = ""
-
-    @property
-    def identifier(self) -> BlockIdentifier:
-        return BlockIdentifier(index=self.number, hash=self.hash)
-
-    @property
-    def parent_identifier(self) -> BlockIdentifier:
-        if self.number == 0:  # Rosetta: genesis is its own parent
-            return self.identifier
-        return BlockIdentifier(index=self.number - 1, hash=self.parent_hash)
-
-    def pin(self) -> dict[str, str]:
-        """EIP-1898 block parameter: state at exactly this block."""
-        return {"blockHash": self.hash}
-
-
-@dataclass(slots=True)
-class BlockData:
-    """A block with its transactions, receipts and call traces, all of one block hash."""
-
-    header: Header
-    block: dict[str, Any]
-    receipts: list[dict[str, Any]]
-    traces: list[Any]
-    operations: list[Any] | None = None  # Rosetta transactions, derived once and kept
-
-
-def hex_int(value: Any, field: str = "value") -> int:
-    if isinstance(value, str) and value.startswith("0x"):
-        try:
-            return int(value, 16)
-        except ValueError:
-            pass
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    raise CatalogError(NODE_ERROR, {"reason": f"node sent a bad {field}: {value!r}"[:200]})
-
-
-def parse_header(raw: Any) -> Header:
-    if not isinstance(raw, dict):
-        raise CatalogError(NODE_ERROR, {"reason": "block is not an object"})
-    try:
-        base_fee = raw.get("baseFeePerGas")
-        return Header(
-            number=hex_int(raw["number"], "block number"),
-            hash=str(raw["hash"]).lower(),
-            parent_hash=str(raw["parentHash"]).lower(),
-            timestamp=hex_int(raw["timestamp"], "timestamp"),
-            miner=str(raw.get("miner") or "0x" + "0" * 40),
-            base_fee=None if base_fee is None else hex_int(base_fee, "baseFeePerGas"),
-            state_root=str(raw.get("stateRoot") or "").lower(),
-        )
-    except KeyError as exc:
-        raise CatalogError(NODE_ERROR, {"reason": f"block lacks {exc.args[0]}"}) from None
-
-
-def check_hash(value: str) -> str:
-    if not is_hash(value):
-        raise CatalogError(
-            INVALID_BLOCK_IDENTIFIER, {"hash": value[:100], "reason": "not 32 bytes of 0x-hex"}
-        )
-    return value.lower()
-
-
-MAX_INDEX = 2**63 - 1  # Rosetta indexes are int64
-
-
-def check_index(value: int) -> int:
-    if value < 0:
-        raise CatalogError(INVALID_BLOCK_IDENTIFIER, {"index": value, "reason": "negative"})
-    if value > MAX_INDEX:
-        raise CatalogError(
-            INVALID_BLOCK_IDENTIFIER, {"index": str(value)[:40], "reason": "above 2^63-1"}
-        )
-    return value
-
 
 def state_error(exc: RpcError, header: Header) -> CatalogError:
     """Map a node's error for a state read at ``header`` to a catalog error."""
     text = exc.message.lower()
     context = {"block": header.number, "node_error": exc.message[:200]}
-    if any(marker in text for marker in _MISSING_STATE):
-        return CatalogError(STATE_UNAVAILABLE, context)
+    if is_missing_history(exc):
+        return missing_history(exc, {"block": header.number})
     if "not found" in text or exc.code == -32001:
         # The block was known a moment ago: it was reorged away meanwhile.
         return CatalogError(DATA_NOT_YET_AVAILABLE, context)
@@ -165,6 +94,7 @@ class Chain:
         self.confirm_head_reads = False
         self._head_number = -1  # the newest head number seen
         self._rootless: LRUCache[str, bool] = LRUCache(256)  # see account_at
+        self.rules = ChainRules(source="none (post-merge rules)")  # set once the node is known
 
     def remember(self, raw: Any) -> Header:
         header = parse_header(raw)
@@ -451,54 +381,6 @@ class Chain:
         return await self._complete(self.remember(block), block)
 
     async def _complete(self, header: Header, block: dict[str, Any]) -> BlockData:
-        txs = block.get("transactions") or []
-        receipts: list[dict[str, Any]] = []
-        traces: list[Any] = []
-        if txs:
-            receipts_answer, traces_answer = await self.rpc.batch(
-                [
-                    ("eth_getBlockReceipts", [header.hash]),
-                    ("debug_traceBlockByHash", [header.hash, {"tracer": "callTracer"}]),
-                ],
-                timeout=self.trace_timeout,
-            )
-            receipts = self._check_receipts(header, txs, receipts_answer)
-            traces = self._check_traces(header, txs, traces_answer)
-        data = BlockData(header=header, block=block, receipts=receipts, traces=traces)
+        data = await complete_block(self.rpc, self.rules, header, block, self.trace_timeout)
         self.cache.blocks[header.hash] = data
         return data
-
-    @staticmethod
-    def _check_receipts(header: Header, txs: list[Any], answer: Any) -> list[dict[str, Any]]:
-        context = {"block": header.number, "hash": header.hash}
-        if isinstance(answer, RpcError):
-            raise CatalogError(DATA_NOT_YET_AVAILABLE, {**context, "node_error": answer.message})
-        # Receipts can lag the block on some nodes: an incomplete set is "not yet", never used.
-        if not isinstance(answer, list) or len(answer) != len(txs):
-            raise CatalogError(DATA_NOT_YET_AVAILABLE, {**context, "reason": "receipts incomplete"})
-        for tx, receipt in zip(txs, answer, strict=True):
-            if (
-                not isinstance(receipt, dict)
-                or str(receipt.get("blockHash", "")).lower() != header.hash
-                or receipt.get("transactionHash") != tx.get("hash")
-            ):
-                raise CatalogError(
-                    DATA_NOT_YET_AVAILABLE, {**context, "reason": "receipts do not match block"}
-                )
-        return answer
-
-    @staticmethod
-    def _check_traces(header: Header, txs: list[Any], answer: Any) -> list[Any]:
-        context = {"block": header.number, "hash": header.hash}
-        if isinstance(answer, RpcError):
-            raise CatalogError(DATA_NOT_YET_AVAILABLE, {**context, "node_error": answer.message})
-        if not isinstance(answer, list) or len(answer) != len(txs):
-            raise CatalogError(DATA_NOT_YET_AVAILABLE, {**context, "reason": "traces incomplete"})
-        frames = []
-        for item in answer:
-            if isinstance(item, dict) and "result" in item:
-                item = item["result"]  # geth shape: {"txHash": ..., "result": frame}
-            if not isinstance(item, dict) or "type" not in item:
-                raise CatalogError(NODE_ERROR, {**context, "reason": "a transaction has no trace"})
-            frames.append(item)
-        return frames

@@ -16,7 +16,7 @@ from ..types import (
 )
 from .chain import hex_int
 from .node import Networks
-from .operations import CALL, CREATE, OperationList
+from .oplist import CALL, CREATE, OperationList
 
 
 def _pending_hashes(content: Any) -> list[str]:

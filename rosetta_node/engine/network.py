@@ -18,7 +18,7 @@ from ..types import (
 )
 from .call import CALL_METHODS
 from .node import Networks
-from .operations import OPERATION_STATUSES, OPERATION_TYPES
+from .oplist import OPERATION_STATUSES, OPERATION_TYPES
 
 # /network/status must report a head timestamp after 2000-01-01 (what rosetta-cli checks).
 MIN_TIMESTAMP_S = 946_684_800

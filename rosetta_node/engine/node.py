@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from pathlib import Path
@@ -20,6 +21,7 @@ from ..tokenlist import Token, load_token_list
 from ..types import NetworkIdentifier
 from .chain import Chain, Header, hex_int, parse_header
 from .currencies import Currencies
+from .forks import ChainRules, choose_rules
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +30,13 @@ class ChainIdMismatch(ConfigError):
     pass
 
 
-def load_genesis_allocations(path: str) -> dict[str, int]:
-    """Balances from a geth-style genesis file (``{"alloc": {...}}``) or a bare alloc map."""
+class GenesisFile(msgspec.Struct):
+    config: dict[str, Any] | None  # the chain config, when the file has one
+    allocations: dict[str, int]
+
+
+def load_genesis_file(path: str) -> GenesisFile:
+    """A geth-style genesis file (``{"config": ..., "alloc": {...}}``) or a bare alloc map."""
     try:
         raw = msgspec.json.decode(Path(path).read_bytes())
     except (OSError, msgspec.DecodeError) as exc:
@@ -37,6 +44,9 @@ def load_genesis_allocations(path: str) -> dict[str, int]:
     alloc = raw.get("alloc", raw) if isinstance(raw, dict) else None
     if not isinstance(alloc, dict):
         raise ConfigError(f"genesis_file {path!r}: expected an object with 'alloc'")
+    config = raw.get("config") if "alloc" in raw else None
+    if config is not None and not isinstance(config, dict):
+        raise ConfigError(f"genesis_file {path!r}: 'config' must be an object")
     balances: dict[str, int] = {}
     for key, entry in alloc.items():
         address = parse_address(key if key.startswith("0x") else "0x" + key)
@@ -48,7 +58,7 @@ def load_genesis_allocations(path: str) -> dict[str, int]:
         except ValueError:
             raise ConfigError(f"genesis_file {path!r}: bad balance for {key!r}") from None
         balances[address] = balances.get(address, 0) + value
-    return balances
+    return GenesisFile(config, balances)
 
 
 class NetworkEngine:
@@ -74,8 +84,8 @@ class NetworkEngine:
         self.last_error: str | None = None
         self.currencies = Currencies(settings.native.symbol, settings.native.decimals, [])
         self.tokens: dict[str, Token] = {}  # the token list, by checksummed address
-        self.genesis_allocations: dict[str, int] = (
-            load_genesis_allocations(settings.genesis_file) if settings.genesis_file else {}
+        self.genesis_file = (
+            load_genesis_file(settings.genesis_file) if settings.genesis_file else None
         )
         if self.chain_id is not None:
             self._load_tokens(self.chain_id)
@@ -131,9 +141,22 @@ class NetworkEngine:
             check == "auto" and self.node_version.lower().startswith("anvil")
         )
         self.genesis = self.chain.remember(genesis)
+        if self.chain.rules.genesis_hash != self.genesis.hash:
+            self.chain.rules = self._rules(chain_id, self.genesis.hash)
         self.connected = True
         NODE_UP.labels(self.name).set(1)
         self.last_error = None
+
+    def _rules(self, chain_id: int, genesis_hash: str) -> ChainRules:
+        given = self.genesis_file
+        rules = choose_rules(
+            genesis_hash,
+            chain_id,
+            self.settings.forks,
+            None if given is None else given.config,
+            None if given is None else given.allocations,
+        )
+        return dataclasses.replace(rules, genesis_hash=genesis_hash)
 
     def _mismatch(self, chain_id: int) -> None:
         self.connected = False

@@ -4,12 +4,14 @@ Every balance change of the block becomes an operation, so that the sum of a blo
 successful operations per (account, currency) equals the balance change the node reports:
 
 - FEE: the sender pays gasUsed * effectiveGasPrice (plus blob gas); the fee recipient gets
-  the priority part; the base fee and blob fees are burnt, so they have no credit side.
+  the priority part; the base fee and blob fees are burnt, so they have no credit side. Before
+  London there is no base fee: the whole fee goes to the miner.
 - CALL / CREATE / CREATE2 / SELFDESTRUCT: value moved by a call frame, from the call tracer.
   A reverted frame and all of its descendants move nothing: FAILURE.
-- WITHDRAWAL: post-Shanghai validator withdrawals (gwei), in a block-level transaction.
+- SELFDESTRUCT_BURN: an account deleted at the end of its transaction loses what it holds
+  then (see _burns).
 - ERC20_TRANSFER / ERC20_MINT / ERC20_BURN: Transfer logs of tracked tokens.
-- GENESIS: allocations of a configured genesis file, in block 0.
+- Block-level changes (rewards, the DAO fork, withdrawals, genesis): protocol_ops.
 """
 
 from __future__ import annotations
@@ -18,98 +20,29 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..addresses import ZERO_ADDRESS, checksum
-from ..types import (
-    AccountIdentifier,
-    Amount,
-    Currency,
-    Operation,
-    OperationIdentifier,
-    Transaction,
-    TransactionIdentifier,
-)
-from .chain import BlockData, hex_int
-
-SUCCESS = "SUCCESS"
-FAILURE = "FAILURE"
-OPERATION_STATUSES = ((SUCCESS, True), (FAILURE, False))
-
-FEE = "FEE"
-CALL = "CALL"
-CREATE = "CREATE"
-CREATE2 = "CREATE2"
-SELFDESTRUCT = "SELFDESTRUCT"
-WITHDRAWAL = "WITHDRAWAL"
-GENESIS = "GENESIS"
-ERC20_TRANSFER = "ERC20_TRANSFER"
-ERC20_MINT = "ERC20_MINT"
-ERC20_BURN = "ERC20_BURN"
-OPERATION_TYPES = (
-    FEE,
+from ..types import Currency, Transaction, TransactionIdentifier
+from .forks import ChainRules
+from .headers import BlockData, hex_int
+from .oplist import (
     CALL,
     CREATE,
     CREATE2,
-    SELFDESTRUCT,
-    WITHDRAWAL,
-    GENESIS,
-    ERC20_TRANSFER,
-    ERC20_MINT,
     ERC20_BURN,
+    ERC20_MINT,
+    ERC20_TRANSFER,
+    FAILURE,
+    FEE,
+    SELFDESTRUCT,
+    SELFDESTRUCT_BURN,
+    SUCCESS,
+    OperationList,
 )
+from .protocol_ops import block_level_transaction
 
 # Frame types that move value between two accounts. DELEGATECALL and STATICCALL carry no
 # value of their own, and CALLCODE's value goes from the caller to itself.
 _VALUE_FRAMES = {"CALL": CALL, "CREATE": CREATE, "CREATE2": CREATE2, "SELFDESTRUCT": SELFDESTRUCT}
 TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
-GWEI = 10**9
-
-
-class OperationList:
-    """Builds one transaction's operation list with sequential indices."""
-
-    def __init__(self) -> None:
-        self.items: list[Operation] = []
-
-    def add(
-        self,
-        op_type: str,
-        account: str,
-        value: int,
-        currency: Currency,
-        *,
-        status: str | None = SUCCESS,
-        related: int | None = None,
-        metadata: dict[str, Any] | None = None,
-    ) -> int:
-        index = len(self.items)
-        self.items.append(
-            Operation(
-                operation_identifier=OperationIdentifier(index=index),
-                type=op_type,
-                status=status,
-                account=AccountIdentifier(address=checksum(account)),
-                amount=Amount(value=str(value), currency=currency),
-                related_operations=None
-                if related is None
-                else [OperationIdentifier(index=related)],
-                metadata=metadata,
-            )
-        )
-        return index
-
-    def transfer(
-        self,
-        op_type: str,
-        source: str | None,
-        target: str | None,
-        value: int,
-        currency: Currency,
-        status: str | None = SUCCESS,
-    ) -> None:
-        debit = None
-        if source is not None:
-            debit = self.add(op_type, source, -value, currency, status=status)
-        if target is not None:
-            self.add(op_type, target, value, currency, status=status, related=debit)
 
 
 def fee_operations(
@@ -119,7 +52,8 @@ def fee_operations(
     miner: str,
     base_fee: int | None,
     native: Currency,
-) -> None:
+) -> int:
+    """The fee operations; returns the miner's part (its tip)."""
     gas_used = hex_int(receipt.get("gasUsed"), "gasUsed")
     price_raw = receipt.get("effectiveGasPrice", tx.get("gasPrice"))
     price = hex_int(price_raw, "effectiveGasPrice")
@@ -131,10 +65,12 @@ def fee_operations(
         )
     tip = gas_used * (price - (base_fee or 0))
     if paid == 0:
-        return
+        return 0
     debit = ops.add(FEE, str(tx["from"]), -paid, native)
     if tip > 0:
         ops.add(FEE, miner, tip, native, related=debit)
+        return tip
+    return 0
 
 
 def _walk_frames(
@@ -147,19 +83,61 @@ def _walk_frames(
         yield from _walk_frames(child, failed)
 
 
-def trace_operations(ops: OperationList, trace: Mapping[str, Any], native: Currency) -> None:
+class _Deletions:
+    """Accounts a transaction deletes, and what each holds from its first SELFDESTRUCT on.
+
+    Before Cancun every self-destructed account is deleted at the end of the transaction;
+    from Cancun (EIP-6780) only one created in the same transaction. A SELFDESTRUCT moves the
+    whole balance to the beneficiary, so from that frame on the balance is known exactly:
+    what comes back (the beneficiary may be the account itself) and what arrives later.
+    """
+
+    def __init__(self, cancun: bool) -> None:
+        self.cancun = cancun
+        self.created: set[str] = set()
+        self.held: dict[str, int] = {}  # deleted account -> balance since its SELFDESTRUCT
+
+    def frame(self, kind: str, source: str, target: str, value: int) -> None:
+        if kind in (CREATE, CREATE2):
+            self.created.add(target)
+        elif (
+            kind == SELFDESTRUCT
+            and source not in self.held
+            and (not self.cancun or source in self.created)
+        ):
+            self.held[source] = value  # then debited by the frame's own move below
+        for account, change in ((source, -value), (target, value)):
+            if account in self.held:
+                self.held[account] += change
+
+    def credit(self, account: str, value: int) -> None:
+        if account in self.held:
+            self.held[account] += value
+
+
+def trace_operations(
+    ops: OperationList, trace: Mapping[str, Any], native: Currency, deletions: _Deletions
+) -> None:
     for frame, failed in _walk_frames(trace):
         op_type = _VALUE_FRAMES.get(str(frame.get("type", "")).upper())
         if op_type is None:
             continue
         value = hex_int(frame.get("value") or "0x0", "frame value")
-        if value == 0:
-            continue
         source = frame.get("from")
         target = frame.get("to")
+        if not failed and source and target:
+            deletions.frame(op_type, str(source).lower(), str(target).lower(), value)
+        if value == 0:
+            continue
         if failed and not target:
             target = None  # a failed CREATE has no address to credit
         ops.transfer(op_type, source, target, value, native, FAILURE if failed else SUCCESS)
+
+
+def burn_operations(ops: OperationList, deletions: _Deletions, native: Currency) -> None:
+    for account, held in deletions.held.items():
+        if held > 0:
+            ops.add(SELFDESTRUCT_BURN, account, -held, native)
 
 
 def token_operations(
@@ -189,6 +167,15 @@ def token_operations(
             ops.transfer(ERC20_TRANSFER, source, target, value, currency)
 
 
+def transaction_status(receipt: Mapping[str, Any], trace: Mapping[str, Any]) -> int:
+    """1 for success. Receipts before Byzantium carry a state root instead of a status; then
+    the trace's top frame says whether the transaction failed."""
+    status = receipt.get("status")
+    if status is None:
+        return 0 if trace.get("error") else 1
+    return hex_int(status, "status")
+
+
 def transaction(
     tx: Mapping[str, Any],
     receipt: Mapping[str, Any],
@@ -196,18 +183,22 @@ def transaction(
     data: BlockData,
     native: Currency,
     tokens: Mapping[str, Currency],
+    cancun: bool,
 ) -> Transaction:
     ops = OperationList()
     header = data.header
-    fee_operations(ops, tx, receipt, header.miner, header.base_fee, native)
-    trace_operations(ops, trace, native)
+    tip = fee_operations(ops, tx, receipt, header.miner, header.base_fee, native)
+    deletions = _Deletions(cancun)
+    trace_operations(ops, trace, native, deletions)
+    # The miner is paid after execution but before deletions: a deleted miner loses its tip.
+    deletions.credit(header.miner.lower(), tip)
+    burn_operations(ops, deletions, native)
     token_operations(ops, receipt, tokens)
-    status = hex_int(receipt.get("status", "0x1"), "status")
     return Transaction(
         transaction_identifier=TransactionIdentifier(hash=str(tx["hash"]).lower()),
         operations=ops.items,
         metadata={
-            "status": status,
+            "status": transaction_status(receipt, trace),
             "type": hex_int(tx.get("type", "0x0"), "type"),
             "gas_used": str(hex_int(receipt.get("gasUsed"), "gasUsed")),
             "effective_gas_price": str(
@@ -217,57 +208,19 @@ def transaction(
     )
 
 
-def withdrawals_transaction(data: BlockData, native: Currency) -> Transaction | None:
-    withdrawals = data.block.get("withdrawals") or []
-    ops = OperationList()
-    for w in withdrawals:
-        amount = hex_int(w.get("amount"), "withdrawal amount") * GWEI
-        if amount:
-            ops.add(
-                WITHDRAWAL,
-                str(w["address"]),
-                amount,
-                native,
-                metadata={"index": hex_int(w.get("index", "0x0"), "withdrawal index")},
-            )
-    if not ops.items:
-        return None
-    # Withdrawals belong to no transaction; they get a block-level one named by the block hash.
-    return Transaction(
-        transaction_identifier=TransactionIdentifier(hash=data.header.hash), operations=ops.items
-    )
-
-
-def genesis_transaction(
-    block_hash: str, allocations: Mapping[str, int], native: Currency
-) -> Transaction | None:
-    ops = OperationList()
-    for address, balance in allocations.items():
-        if balance:
-            ops.add(GENESIS, address, balance, native)
-    if not ops.items:
-        return None
-    return Transaction(
-        transaction_identifier=TransactionIdentifier(hash=block_hash), operations=ops.items
-    )
-
-
 def block_transactions(
     data: BlockData,
     native: Currency,
     tokens: Mapping[str, Currency],
-    genesis_allocations: Mapping[str, int] | None = None,
+    rules: ChainRules,
 ) -> list[Transaction]:
     txs = data.block.get("transactions") or []
+    cancun = rules.is_cancun(data.header.timestamp, data.block)
     result = [
-        transaction(tx, receipt, trace, data, native, tokens)
+        transaction(tx, receipt, trace, data, native, tokens, cancun)
         for tx, receipt, trace in zip(txs, data.receipts, data.traces, strict=True)
     ]
-    withdrawals = withdrawals_transaction(data, native)
-    if withdrawals is not None:
-        result.append(withdrawals)
-    if data.header.number == 0 and genesis_allocations:
-        genesis = genesis_transaction(data.header.hash, genesis_allocations, native)
-        if genesis is not None:
-            result.append(genesis)
+    block_level = block_level_transaction(data, rules, native)
+    if block_level is not None:
+        result.append(block_level)
     return result

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..engine.chain import Header, parse_header
+from ..engine.node_errors import is_missing_history
 from ..errors import NODE_TIMEOUT, CatalogError
 from ..rpc import RpcClient, RpcError
 from .progress import ProgressCallback, ProgressEvent
@@ -662,6 +663,12 @@ class Indexer:
             kind = classify_logs_error(answer)
             if kind == "too_large":
                 raise _TooLarge(answer.message, suggested_range(answer))
+            if is_missing_history(answer):  # never comes back: say so instead of retrying
+                raise IndexerError(
+                    f"the node no longer has the logs of blocks {start}-{end} "
+                    f"({answer.message[:200]}); index from an archive node or set "
+                    "index_start_block above its pruned history"
+                )
             raise _Transient(f"eth_getLogs: {answer.code} {answer.message}")
         if isinstance(before, RpcError) or before is None:
             raise _Transient(f"block {end} not available yet")
