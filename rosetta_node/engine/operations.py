@@ -74,13 +74,17 @@ def fee_operations(
 
 
 def _walk_frames(
-    frame: Mapping[str, Any], failed: bool = False
-) -> Iterable[tuple[Mapping[str, Any], bool]]:
-    """Frames in execution order with whether they (or an ancestor) reverted."""
+    frame: Mapping[str, Any], failed: bool = False, context: str | None = None
+) -> Iterable[tuple[Mapping[str, Any], bool, str | None]]:
+    """Frames in execution order with whether they (or an ancestor) reverted, and the account
+    whose code made the frame (a DELEGATECALL or CALLCODE frame runs in its caller's)."""
     failed = failed or bool(frame.get("error"))
-    yield frame, failed
+    yield frame, failed, context
+    kind = str(frame.get("type", "")).upper()
+    runs_as = frame.get("from") if kind in ("DELEGATECALL", "CALLCODE") else frame.get("to")
+    own = context if kind in ("DELEGATECALL", "CALLCODE") and context else runs_as
     for child in frame.get("calls") or ():
-        yield from _walk_frames(child, failed)
+        yield from _walk_frames(child, failed, str(own).lower() if own else None)
 
 
 class _Deletions:
@@ -118,13 +122,18 @@ class _Deletions:
 def trace_operations(
     ops: OperationList, trace: Mapping[str, Any], native: Currency, deletions: _Deletions
 ) -> None:
-    for frame, failed in _walk_frames(trace):
+    for frame, failed, context in _walk_frames(trace):
         op_type = _VALUE_FRAMES.get(str(frame.get("type", "")).upper())
         if op_type is None:
             continue
         value = hex_int(frame.get("value") or "0x0", "frame value")
         source = frame.get("from")
         target = frame.get("to")
+        if op_type == SELFDESTRUCT and context:
+            # The account destroyed is the one whose code ran SELFDESTRUCT. revm's tracer
+            # (anvil, reth) can name another account here when a contract destroys itself
+            # to itself (bluealloy/revm#3834); geth always names this one.
+            source = context
         if not failed and source and target:
             deletions.frame(op_type, str(source).lower(), str(target).lower(), value)
         if value == 0:
