@@ -56,8 +56,9 @@ class ChainRules:
     genesis_hash: str = ""  # the chain these rules were chosen for
 
     def block_reward(self, number: int, difficulty: int) -> int:
-        """The ethash miner reward of block ``number``; 0 after the merge (difficulty 0)."""
-        if not self.ethash or difficulty == 0:
+        """The ethash miner reward of block ``number``; 0 after the merge (difficulty 0) and
+        for the genesis block, which nobody mined."""
+        if not self.ethash or difficulty == 0 or number == 0:
             return 0
         if _reached(self.constantinople_block, number):
             return CONSTANTINOPLE_REWARD
