@@ -1,4 +1,8 @@
-"""Shared fixtures: a real anvil, a workload on it, and our node serving it as a subprocess."""
+"""Shared fixtures: a real anvil, a workload on it, and our node serving it as a subprocess.
+
+Also, session-scoped and started only by the tests that ask for it, the same workload on a
+real geth ``--dev`` archive node with our node in front of it (``geth_target``).
+"""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ import requests
 
 from rosetta_node.devnet import Anvil, free_port
 from tests.spec_check import validate_response
+from tests.support.geth import Geth
 from tests.workload import WorkloadResult, run_workload, write_token_list
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,7 +45,7 @@ class JsonRpc:
         results: list[Any] = []
         for start in range(0, len(calls), 500):
             chunk = calls[start : start + 500]
-            payload = [
+            payload: Any = [
                 {"jsonrpc": "2.0", "id": i, "method": m, "params": p}
                 for i, (m, p) in enumerate(chunk)
             ]
@@ -253,3 +258,69 @@ def indexed_node(
         yield node
     finally:
         process.stop()
+
+
+@dataclass
+class Target:
+    """One node kind with the workload on it and our node in front: what a test runs against."""
+
+    kind: str  # "anvil" or "geth"
+    node: RosettaClient
+    rpc: JsonRpc  # the chain node itself
+    devnet: Devnet
+    network: dict[str, str]  # our node's network identifier for it
+
+
+@pytest.fixture(scope="session")
+def geth() -> Iterator[Geth]:
+    """A geth --dev archive node mining on demand (its blocks come from the workload)."""
+    node = Geth()
+    node.start()
+    yield node
+    node.stop()
+
+
+@pytest.fixture(scope="session")
+def geth_devnet(geth: Geth, tmp_path_factory: pytest.TempPathFactory) -> Devnet:
+    result = run_workload(geth.url, min_blocks=220)
+    tracked, untracked = result.tokens[:-1], result.tokens[-1]
+    token_list = tmp_path_factory.mktemp("geth-devnet") / "tokens.json"
+    write_token_list(token_list, tracked, geth.chain_id)
+    return Devnet(result, token_list, tracked, untracked)
+
+
+@pytest.fixture(scope="session")
+def geth_target(geth: Geth, geth_devnet: Devnet) -> Iterator[Target]:
+    """Our node serving the geth devnet, with the workload on it."""
+    process = NodeProcess(
+        [
+            "--rpc-url",
+            geth.url,
+            "--chain-id",
+            str(geth.chain_id),
+            "--token-list",
+            str(geth_devnet.token_list),
+        ]
+    )
+    try:
+        process.wait()
+        client = RosettaClient(process.url)
+        (network,) = client.ok("/network/list", {})["network_identifiers"]
+        yield Target("geth", client, JsonRpc(geth.url), geth_devnet, network)
+    finally:
+        process.stop()
+
+
+@pytest.fixture(params=["anvil", "geth"])
+def target(request: pytest.FixtureRequest) -> Target:
+    """The session's anvil devnet, then the geth one (started on first use)."""
+    if request.param == "geth":
+        geth_target: Target = request.getfixturevalue("geth_target")
+        return geth_target
+    return Target(
+        "anvil",
+        request.getfixturevalue("node"),
+        request.getfixturevalue("rpc"),
+        request.getfixturevalue("devnet"),
+        NETWORK,
+    )

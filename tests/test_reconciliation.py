@@ -1,11 +1,15 @@
-"""Every balance change of every workload block is in /block, checked against the node itself."""
+"""Every balance change of every workload block is in /block, checked against the node itself.
+
+The per-block reconciliation runs against anvil and against a geth --dev archive node (the same
+workload plus geth's withdrawals); the other tests here use the anvil devnet.
+"""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 
-from tests.conftest import NETWORK, Devnet, JsonRpc, RosettaClient
+from tests.conftest import NETWORK, Devnet, JsonRpc, RosettaClient, Target
+from tests.support.reconcile import reconcile
 
 NATIVE = ""
 
@@ -14,65 +18,35 @@ def _currency_key(currency: dict[str, Any]) -> str:
     return (currency.get("metadata") or {}).get("contractAddress", NATIVE)
 
 
-def _block(node: RosettaClient, index: int) -> dict[str, Any]:
-    body = node.ok("/block", {"network_identifier": NETWORK, "block_identifier": {"index": index}})
+def _block(node: RosettaClient, index: int, network: dict[str, str] = NETWORK) -> dict[str, Any]:
+    body = node.ok("/block", {"network_identifier": network, "block_identifier": {"index": index}})
     return body["block"]  # type: ignore[no-any-return]
 
 
-def _state(
-    rpc: JsonRpc, block: int, accounts: list[str], tokens: list[str]
-) -> dict[tuple[str, str], int]:
-    """Balances read straight from anvil at one block number."""
-    calls: list[tuple[str, list[Any]]] = []
-    keys: list[tuple[str, str]] = []
-    for account in accounts:
-        calls.append(("eth_getBalance", [account, hex(block)]))
-        keys.append((account, NATIVE))
-        for token in tokens:
-            data = "0x70a08231" + account[2:].lower().rjust(64, "0")
-            calls.append(("eth_call", [{"to": token, "data": data}, hex(block)]))
-            keys.append((account, token))
-    values = rpc.batch(calls)
-    return {k: (0 if v == "0x" else int(v, 16)) for k, v in zip(keys, values, strict=True)}
+def test_every_block_reconciles(target: Target) -> None:
+    rpc, workload = target.rpc, target.devnet.workload
+    tokens = [t.address for t in target.devnet.tracked]
+    span = range(workload.first_block, workload.last_block + 1)
+    assert len(span) >= 200
+    chain = rpc.batch([("eth_getBlockByNumber", [hex(i), True]) for i in span])
 
-
-def test_every_block_reconciles(node: RosettaClient, rpc: JsonRpc, devnet: Devnet) -> None:
-    workload = devnet.workload
-    tokens = [t.address for t in devnet.tracked]
-    blocks = {i: _block(node, i) for i in range(workload.first_block, workload.last_block + 1)}
-    assert len(blocks) >= 200
-
+    # Besides every account any operation names (reconcile adds those): the workload's
+    # accounts, and from the chain itself every block's fee recipient, every withdrawal
+    # recipient and both ends of every transaction.
     accounts = set(workload.accounts)
-    for block in blocks.values():
-        for tx in block["transactions"]:
-            accounts.update(op["account"]["address"] for op in tx["operations"])
-    ordered = sorted(accounts)
+    for raw in chain:
+        accounts.add(raw["miner"])
+        accounts.update(w["address"] for w in raw.get("withdrawals") or [])
+        for tx in raw["transactions"]:
+            accounts.update(a for a in (tx["from"], tx["to"]) if a)
+    result = reconcile(target.node, rpc, target.network, span, accounts, tokens)
 
-    previous = _state(rpc, workload.first_block - 1, ordered, tokens)
-    checked = 0
-    for index in range(workload.first_block, workload.last_block + 1):
-        block = blocks[index]
-        assert block["block_identifier"]["index"] == index
-        assert (
-            block["block_identifier"]["hash"]
-            == rpc("eth_getBlockByNumber", hex(index), False)["hash"]
-        )
-        delta: dict[tuple[str, str], int] = defaultdict(int)
-        for tx in block["transactions"]:
-            for op in tx["operations"]:
-                if op.get("status") != "SUCCESS":
-                    continue
-                key = (op["account"]["address"], _currency_key(op["amount"]["currency"]))
-                delta[key] += int(op["amount"]["value"])
-        current = _state(rpc, index, ordered, tokens)
-        for key, value in current.items():
-            assert value - previous[key] == delta.get(key, 0), (
-                f"block {index}: {key} changed by {value - previous[key]} on chain, "
-                f"operations say {delta.get(key, 0)}"
-            )
-            checked += 1
-        previous = current
-    assert checked >= 200 * len(ordered)
+    assert result.checks >= 200 * result.accounts * (1 + len(tokens))
+    assert {"FEE", "CALL", "CREATE", "CREATE2", "SELFDESTRUCT"} <= set(result.by_type)
+    assert any(int(raw.get("blobGasUsed") or "0x0", 16) for raw in chain), "no blob in a block"
+    if target.kind == "geth":
+        assert any(raw.get("withdrawals") for raw in chain), "the geth workload withdraws"
+        assert result.by_type.get("WITHDRAWAL"), result.by_type
 
 
 def _ops_of(node: RosettaClient, rpc: JsonRpc, tx_hash: str) -> list[dict[str, Any]]:

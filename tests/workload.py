@@ -1,18 +1,32 @@
-"""A deterministic on-chain workload that drives every balance-changing path on an anvil devnet.
+"""A deterministic on-chain workload that drives every balance-changing path on a devnet node.
 
-It talks raw JSON-RPC (``requests``) to anvil and sends with ``eth_sendTransaction`` from the
-unlocked dev accounts, or from fresh addresses through ``anvil_impersonateAccount``. It never
-uses ``anvil_setBalance`` or other balance cheats: every balance change comes from a mined
-transaction, so Rosetta reconciliation over the resulting blocks must hold exactly.
+It runs against anvil or a geth ``--dev`` node (:mod:`tests.support.geth`; which one, it asks
+``web3_clientVersion``) and talks raw JSON-RPC (``requests``). Every transaction is signed
+locally (``eth_account``) and sent with ``eth_sendRawTransaction``: from anvil's ten dev keys
+(geth's dev genesis funds the same keys) and from fresh keys derived from the seed and funded by
+transfers. It never uses ``anvil_setBalance`` or other balance cheats: every balance change comes
+from a mined transaction (or, on geth, a withdrawal), so Rosetta reconciliation over the
+resulting blocks must hold exactly.
 
 Paths covered (category names as in :attr:`WorkloadResult.tx_hashes`): ETH transfers between
-many accounts (``eth_transfer``, ``impersonated``), EIP-1559 and legacy fee types (``eip1559``,
-``legacy``; every tx is one of the two), value through nested internal calls (``internal``,
+many accounts (``eth_transfer``, ``fresh_sender``), fee types (``eip1559``, ``legacy``, ``blob``;
+every tx is one of the three), value through nested internal calls (``internal``,
 ``nested_forward``), reverted transactions that tried to move value (``reverted``), a failed
 inner call inside a successful transaction (``reverted_inner``), CREATE and CREATE2 with value
 (``create``, ``create2``), SELFDESTRUCT (``selfdestruct``), ERC-20 mint/transfer/approve/
 transferFrom/burn (``erc20_*``), transfers to self (``self_transfer``), one-tx fan-out
-(``many_accounts``), blocks with several transactions (``multi_tx_block``) and empty blocks.
+(``many_accounts``), blob transactions with their sidecars (``blob``: the blob fee is burnt) and
+blocks with several transactions (``multi_tx_block``). Block-level categories
+(:attr:`WorkloadResult.block_categories`, block numbers): ``empty_block`` and, on geth only,
+``withdrawal`` (consensus-layer withdrawals to workload accounts; anvil has none).
+
+How blocks are made. anvil: automine, except that several transactions go into one block with
+``evm_setAutomine`` off and ``evm_mine``; empty blocks by ``anvil_mine``. geth: the node runs
+with on-demand mining (``Geth(automine=False)``) and every block is sealed here by
+``testing_commitBlockV1`` (:func:`tests.support.geth.commit_block`): after the transactions of
+the block are pending in geth's pool (``txpool_status``), it seals the pool's pending
+transactions, or none (an empty block), with the withdrawals of the block, the fee recipient
+being geth's developer account (which also sends transactions here, so rosetta-cli sees it).
 
 Usage: ``python -m tests.workload --rpc-url URL [--min-blocks N] [--token-list-out FILE]
 [--result-out FILE.json]``.
@@ -24,6 +38,8 @@ import argparse
 import contextlib
 import dataclasses
 import datetime as dt
+import functools
+import hashlib
 import json
 import random
 import sys
@@ -33,10 +49,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import ckzg
 import requests
+import rlp
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_account.typed_transactions.base import TRUSTED_SETUP
 from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
+
+from tests.support.geth import DEVELOPER_KEY, commit_block, dev_keys, is_geth
 
 BUILD_DIR = Path(__file__).resolve().parent / "contracts" / "build"
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
@@ -45,12 +68,16 @@ GWEI = 10**9
 ETHER = 10**18
 FRESH_ACCOUNTS = 12
 RECEIPT_TIMEOUT = 30.0
+POOL_TIMEOUT = 10.0
+BLOB_SIZE = 4096 * 32
+BLOB_POOL = 3  # distinct blobs the workload's blob transactions carry
 
 # Categories every run must produce; run_workload checks this before returning.
 REQUIRED_CATEGORIES = (
     "reverted",
     "eip1559",
     "legacy",
+    "blob",
     "create",
     "create2",
     "selfdestruct",
@@ -65,9 +92,11 @@ REQUIRED_CATEGORIES = (
     "many_accounts",
     "reverted_inner",
     "eth_transfer",
-    "impersonated",
+    "fresh_sender",
     "multi_tx_block",
 )
+# Block-level categories, per node kind.
+REQUIRED_BLOCK_CATEGORIES = {"anvil": ("empty_block",), "geth": ("empty_block", "withdrawal")}
 
 
 @dataclass
@@ -83,11 +112,16 @@ class WorkloadResult:
     first_block: int  # first block the workload created
     last_block: int  # head when it finished
     # Every EOA and contract address the workload touched, checksummed, sorted; includes the
-    # fee recipient (anvil's coinbase, 0x0) and the 0x0 mint/burn counterparty of ERC-20 logs.
+    # fee recipient of every block (anvil's coinbase, geth's developer account), the recipients
+    # of withdrawals, and the 0x0 mint/burn counterparty of ERC-20 logs.
     accounts: list[str]
     tokens: list[Token]
     contracts: dict[str, str]  # role -> address
     tx_hashes: dict[str, list[str]] = field(default_factory=dict)  # category -> tx hashes
+    # Block-level categories ("empty_block", "withdrawal") -> block numbers.
+    block_categories: dict[str, list[int]] = field(default_factory=dict)
+    node: str = "anvil"  # "anvil" or "geth"
+    chain_id: int = 31337
 
 
 class WorkloadError(RuntimeError):
@@ -139,10 +173,54 @@ def _checksum(addr: str) -> str:
     return to_checksum_address(addr)
 
 
-def _fresh_address(seed: int, index: int) -> str:
-    # Deterministic addresses nobody holds a key for; anvil impersonation lets them send.
-    digest = keccak(b"rosetta-node workload" + seed.to_bytes(8, "big") + index.to_bytes(4, "big"))
-    return _checksum("0x" + digest[12:].hex())
+def fresh_key(seed: int, index: int) -> str:
+    """A private key derived from the seed: the workload's fresh senders (funded by transfers)."""
+    digest = keccak(
+        b"rosetta-node workload key" + seed.to_bytes(8, "big") + index.to_bytes(4, "big")
+    )
+    return "0x" + digest.hex()
+
+
+@functools.cache
+def _blob(seed: int, index: int) -> bytes:
+    # 4096 field elements, each below the BLS modulus (a zero top byte guarantees it).
+    rng = random.Random(f"blob {seed} {index}")
+    return b"".join(b"\x00" + rng.randbytes(31) for _ in range(BLOB_SIZE // 32))
+
+
+@functools.cache
+def _kzg_setup() -> Any:
+    # Loaded once (about 2 s): eth_account loads it three times per blob it signs.
+    return ckzg.load_trusted_setup(TRUSTED_SETUP, 0)
+
+
+@functools.cache
+def _blob_commitment(blob: bytes) -> tuple[bytes, bytes, tuple[bytes, ...]]:
+    # About 0.3 s a blob: the workload reuses a few blobs (several txs may carry one blob).
+    setup = _kzg_setup()
+    commitment = bytes(ckzg.blob_to_kzg_commitment(blob, setup))
+    _cells, cell_proofs = ckzg.compute_cells_and_kzg_proofs(blob, setup)
+    versioned_hash = b"\x01" + hashlib.sha256(commitment).digest()[1:]
+    return versioned_hash, commitment, tuple(bytes(p) for p in cell_proofs)
+
+
+def blob_sidecar(blobs: Sequence[bytes]) -> tuple[list[bytes], list[bytes], list[bytes]]:
+    """(versioned hashes, commitments, cell proofs) of ``blobs`` (EIP-4844, EIP-7594)."""
+    parts = [_blob_commitment(b) for b in blobs]
+    return [h for h, _, _ in parts], [c for _, c, _ in parts], [p for *_, ps in parts for p in ps]
+
+
+def blob_network_form(
+    signed_raw: bytes, blobs: Sequence[bytes], commitments: Sequence[bytes], proofs: Sequence[bytes]
+) -> bytes:
+    """The pooled (network) form of a signed blob tx: ``0x03 || rlp([tx_payload_body, 1, blobs,
+    commitments, cell_proofs])``, the version-1 sidecar of EIP-7594.
+
+    geth 1.17 with Osaka active wants this form (it still converts a version-0 sidecar, with
+    one blob proof per blob, to cell proofs, marked for removal); anvil 1.7.1 takes it too.
+    """
+    body = rlp.decode(signed_raw[1:])
+    return b"\x03" + rlp.encode([body, 1, list(blobs), list(commitments), list(proofs)])
 
 
 def wait_receipt(rpc: Callable[..., Any], tx_hash: str) -> dict[str, Any]:
@@ -166,31 +244,47 @@ class _Workload:
         self.rng = random.Random(seed)
         self.seed = seed
         self.token_decimals = token_decimals
+        self.node = "geth" if is_geth(self.rpc("web3_clientVersion")) else "anvil"
+        self.chain_id = int(self.rpc("eth_chainId"), 16)
         self.tx_hashes: dict[str, list[str]] = {}
+        self.block_categories: dict[str, list[int]] = {}
         self.touched: set[str] = set()
         self.contracts: dict[str, str] = {}
         self.tokens: list[Token] = []
         self.token_balances: dict[tuple[str, str], int] = {}  # (token, holder) -> amount
         self.allowances: dict[tuple[str, str, str], int] = {}  # (token, owner, spender)
-        self.impersonated: list[str] = []
+        self.keys: dict[str, LocalAccount] = {}  # address -> its key
+        self.nonces: dict[str, int] = {}  # address -> next nonce
         self._fee_toggle = 0
+        self._withdrawal_index = 0
         # While batching (one block, several txs), sent txs wait here for the mined block.
         self._pending: list[tuple[str, tuple[str, ...], int, int]] | None = None
 
+    @property
+    def geth(self) -> bool:
+        return self.node == "geth"
+
+    def add_key(self, key: str) -> str:
+        account = Account.from_key(key)
+        address = _checksum(account.address)
+        self.keys[address] = account
+        return address
+
     # -- sending -----------------------------------------------------------------------------
 
-    def _fees(self) -> tuple[dict[str, str], int]:
+    def _fees(self) -> tuple[dict[str, Any], int]:
         # Alternate fee types so both are spread over the whole run. Priority fee and gas price
         # sit well above the base fee (1 gwei at genesis, falling), so the miner always earns.
         self._fee_toggle ^= 1
         if self._fee_toggle:
             tip = self.rng.randint(1, 3) * GWEI
-            return {
-                "type": "0x2",
-                "maxFeePerGas": hex(50 * GWEI),
-                "maxPriorityFeePerGas": hex(tip),
-            }, 2
-        return {"type": "0x0", "gasPrice": hex(self.rng.randint(2, 20) * GWEI)}, 0
+            return {"maxFeePerGas": 50 * GWEI, "maxPriorityFeePerGas": tip}, 2
+        return {"gasPrice": self.rng.randint(2, 20) * GWEI}, 0
+
+    def _nonce(self, sender: str) -> int:
+        if sender not in self.nonces:
+            self.nonces[sender] = int(self.rpc("eth_getTransactionCount", sender, "pending"), 16)
+        return self.nonces[sender]
 
     def send(
         self,
@@ -200,33 +294,96 @@ class _Workload:
         value: int = 0,
         data: str | None = None,
         gas: int | None = None,
+        blobs: int = 0,
     ) -> str:
-        """Send one transaction and (unless batching) wait for and check its receipt.
+        """Sign and send one transaction and (unless batching) mine it and check its receipt.
 
         The category "reverted" means the receipt status must be 0; every other tx must succeed.
+        ``blobs`` > 0 makes it a blob transaction (type 3) carrying that many blobs.
         """
-        fees, tx_type = self._fees()
-        tx: dict[str, Any] = {"from": sender, "value": hex(value), **fees}
+        tx: dict[str, Any] = {"chainId": self.chain_id, "value": value, "data": data or "0x"}
         if to is not None:
-            tx["to"] = to
+            tx["to"] = _checksum(to)
             self.touched.add(_checksum(to))
-        if data is not None:
-            tx["data"] = data
-        if gas is not None:
-            tx["gas"] = hex(gas)
-        elif self._pending is not None:
-            raise WorkloadError("batched transactions need an explicit gas limit")
-        self.touched.add(_checksum(sender))
-        cats = (*categories, "eip1559" if tx_type == 2 else "legacy")
+        if gas is None:
+            if self._pending is not None:
+                raise WorkloadError("batched transactions need an explicit gas limit")
+            estimate = {k: v for k, v in tx.items() if k in ("to", "data")}
+            estimate.update({"from": sender, "value": hex(value)})
+            gas = int(self.rpc("eth_estimateGas", estimate), 16)
+        tx["gas"] = gas
+        blob_data: list[bytes] = []
+        if blobs:
+            if to is None:
+                raise WorkloadError("a blob transaction needs a recipient")
+            tip = self.rng.randint(1, 3) * GWEI
+            tx.update(
+                type=3, maxFeePerGas=50 * GWEI, maxPriorityFeePerGas=tip, maxFeePerBlobGas=10 * GWEI
+            )
+            first = self.rng.randrange(BLOB_POOL)
+            blob_data = [_blob(self.seed, (first + i) % BLOB_POOL) for i in range(blobs)]
+            hashes, commitments, proofs = blob_sidecar(blob_data)
+            tx["blobVersionedHashes"] = hashes
+            tx_type, fee_cat = 3, "blob"
+        else:
+            fees, tx_type = self._fees()
+            tx.update(fees)
+            fee_cat = "eip1559" if tx_type == 2 else "legacy"
+        sender = _checksum(sender)
+        tx["nonce"] = self._nonce(sender)
+        signed = self.keys[sender].sign_transaction(tx)
+        raw = bytes(signed.raw_transaction)
+        if blob_data:
+            raw = blob_network_form(raw, blob_data, commitments, proofs)
+        self.touched.add(sender)
+        cats = (*categories, fee_cat)
         expected = 0 if "reverted" in categories else 1
-        tx_hash: str = self.rpc("eth_sendTransaction", tx)
+        tx_hash: str = self.rpc("eth_sendRawTransaction", "0x" + raw.hex())
+        if tx_hash.lower() != "0x" + bytes(signed.hash).hex():
+            raise WorkloadError(f"node answered hash {tx_hash} for tx 0x{bytes(signed.hash).hex()}")
+        self.nonces[sender] += 1
         for cat in cats:
             self.tx_hashes.setdefault(cat, []).append(tx_hash)
         if self._pending is not None:
             self._pending.append((tx_hash, cats, expected, tx_type))
         else:
+            if self.geth:
+                self._seal(1)
             self._check(tx_hash, self._receipt(tx_hash), cats, expected, tx_type)
         return tx_hash
+
+    def _seal(self, pending: int | None, withdrawals: Sequence[tuple[str, int]] = ()) -> int:
+        """geth: seal the next block from the pool (``pending`` transactions, all of them;
+        None: an empty block) with ``withdrawals`` ((address, gwei)); return its number."""
+        deadline = time.monotonic() + POOL_TIMEOUT
+        want = pending or 0
+        # The pool takes a moment to promote what was sent (and to drop what the last block
+        # included): seal only once it holds exactly this block's transactions.
+        while True:
+            status = self.rpc("txpool_status")
+            counts = (int(status["pending"], 16), int(status["queued"], 16))
+            if counts == (want, 0):
+                break
+            if time.monotonic() > deadline:
+                raise WorkloadError(f"geth's pool holds {counts} txs, expected ({want}, 0)")
+            time.sleep(0.002)
+        entries = []
+        for address, gwei in withdrawals:
+            entries.append(
+                {
+                    "index": hex(self._withdrawal_index),
+                    "validatorIndex": hex(1000 + self._withdrawal_index),
+                    "address": address,
+                    "amount": hex(gwei),
+                }
+            )
+            self._withdrawal_index += 1
+            self.touched.add(_checksum(address))
+        block_hash = commit_block(self.rpc, None if pending else [], withdrawals=entries)
+        number = int(self.rpc("eth_getBlockByHash", block_hash, False)["number"], 16)
+        while int(self.rpc("txpool_status")["pending"], 16) and time.monotonic() < deadline:
+            time.sleep(0.002)  # let the pool drop what the block included
+        return number
 
     def _receipt(self, tx_hash: str) -> dict[str, Any]:
         return wait_receipt(self.rpc, tx_hash)
@@ -249,6 +406,8 @@ class _Workload:
             raise WorkloadError(
                 f"tx {tx_hash} {cats}: expected type {tx_type}, got {receipt['type']}"
             )
+        if tx_type == 3 and not int(receipt.get("blobGasUsed") or "0x0", 16):
+            raise WorkloadError(f"blob tx {tx_hash}: no blobGasUsed in its receipt")
         moves_tokens = any(c.startswith("erc20_") and c != "erc20_approve" for c in cats)
         if (
             status == 1
@@ -261,17 +420,26 @@ class _Workload:
 
     @contextlib.contextmanager
     def one_block(self) -> Iterator[None]:
-        """Send several transactions into a single block (automine off, then evm_mine)."""
-        self.rpc("evm_setAutomine", False)
+        """Send several transactions into a single block.
+
+        anvil: automine off, then evm_mine. geth: the transactions wait in the pool, then one
+        block seals them all.
+        """
+        if not self.geth:
+            self.rpc("evm_setAutomine", False)
         self._pending = []
         try:
             yield
             # Sends above were sequential (a JSON-RPC batch would run them concurrently), so
             # the pool already holds them in order: mine them into one block.
-            self.rpc("evm_mine")
+            if self.geth:
+                self._seal(len(self._pending))
+            else:
+                self.rpc("evm_mine")
         finally:
             pending, self._pending = self._pending, None
-            self.rpc("evm_setAutomine", True)
+            if not self.geth:
+                self.rpc("evm_setAutomine", True)
         blocks = set()
         for tx_hash, cats, expected, tx_type in pending:
             receipt = self._receipt(tx_hash)
@@ -282,7 +450,30 @@ class _Workload:
             raise WorkloadError(f"batched txs landed in several blocks: {sorted(blocks)}")
 
     def empty_blocks(self, count: int) -> None:
-        self.rpc("anvil_mine", hex(count))
+        if self.geth:
+            numbers = [self._seal(None) for _ in range(count)]
+        else:
+            head = int(self.rpc("eth_blockNumber"), 16)
+            self.rpc("anvil_mine", hex(count))
+            numbers = list(range(head + 1, head + count + 1))
+        self.block_categories.setdefault("empty_block", []).extend(numbers)
+
+    def withdrawals(self, recipients: Sequence[tuple[str, int]], *senders: str) -> None:
+        """geth: one block with these withdrawals ((address, gwei)) and a transfer from each
+        of ``senders`` (a withdrawal and a transaction touching one account in one block)."""
+        self._pending = []
+        try:
+            for sender in senders:
+                self.send(sender, sender, "eth_transfer", "self_transfer", value=1, gas=21_000)
+            number = self._seal(len(self._pending) or None, withdrawals=recipients)
+        finally:
+            pending, self._pending = self._pending, None
+        for tx_hash, cats, expected, tx_type in pending:
+            receipt = self._receipt(tx_hash)
+            self._check(tx_hash, receipt, cats, expected, tx_type)
+            if int(receipt["blockNumber"], 16) != number:
+                raise WorkloadError(f"tx {tx_hash} is not in withdrawal block {number}")
+        self.block_categories.setdefault("withdrawal", []).append(number)
 
     def deploy(
         self,
@@ -318,13 +509,15 @@ class _Workload:
         rpc, rng = self.rpc, self.rng
         start_head = int(rpc("eth_blockNumber"), 16)
         first_block = start_head + 1
-        dev = [_checksum(a) for a in rpc("eth_accounts")]
-        if len(dev) < 10:
-            raise WorkloadError(f"need 10 unlocked dev accounts, node has {len(dev)}")
-        fresh = [_fresh_address(self.seed, i) for i in range(FRESH_ACCOUNTS)]
+        dev = [self.add_key(k) for k in dev_keys()]
+        for addr in dev:
+            if int(rpc("eth_getBalance", addr, "latest"), 16) < 1_000 * ETHER:
+                raise WorkloadError(f"dev account {addr} is not funded: is this a dev chain?")
+        fresh = [self.add_key(fresh_key(self.seed, i)) for i in range(FRESH_ACCOUNTS)]
         for addr in fresh:
             if int(rpc("eth_getTransactionCount", addr, "latest"), 16) != 0:
                 raise WorkloadError(f"fresh address {addr} already used: rerun on a new chain")
+        coinbase = self.add_key(DEVELOPER_KEY) if self.geth else None
 
         # 1. Fund the fresh addresses: half one tx per block, half in a single block.
         for i, addr in enumerate(fresh[:6]):
@@ -333,9 +526,10 @@ class _Workload:
             for i, addr in enumerate(fresh[6:]):
                 value = (2 + i) * ETHER + rng.randint(1, 10**15)
                 self.send(dev[(i + 6) % 10], addr, "eth_transfer", value=value, gas=21_000)
-        for addr in fresh:
-            rpc("anvil_impersonateAccount", addr)
-            self.impersonated.append(addr)
+        if coinbase is not None:
+            # geth's fee recipient sends too (a FEE debit and its own tip credit in one block),
+            # so rosetta-cli, which sees only accounts in operations, reconciles it.
+            self.send(coinbase, fresh[11], "eth_transfer", value=ETHER + rng.randint(1, 10**9))
 
         # 2. Contracts. Destructible and one Child are CREATEd with value by a top-level tx.
         owner = dev[0]
@@ -353,16 +547,16 @@ class _Workload:
             dev[1], "Destructible", value=ETHER // 2, categories=("create",)
         )
         self.contracts["child_direct"] = self.deploy(
-            fresh[0], "Child", value=ETHER // 10 + 7, categories=("create", "impersonated")
+            fresh[0], "Child", value=ETHER // 10 + 7, categories=("create", "fresh_sender")
         )
         self.empty_blocks(2)
 
-        # 3. Plain ETH transfers from fresh (impersonated) senders, and to self.
+        # 3. Plain ETH transfers from fresh senders, and to self.
         for i, addr in enumerate(fresh):
             to = fresh[(i + 5) % len(fresh)] if i % 2 else dev[(i * 3) % 10]
-            self.send(addr, to, "eth_transfer", "impersonated", value=rng.randint(1, ETHER // 5))
+            self.send(addr, to, "eth_transfer", "fresh_sender", value=rng.randint(1, ETHER // 5))
         self.send(dev[1], dev[1], "eth_transfer", "self_transfer", value=ETHER)
-        self.send(fresh[2], fresh[2], "eth_transfer", "self_transfer", "impersonated", value=12345)
+        self.send(fresh[2], fresh[2], "eth_transfer", "self_transfer", "fresh_sender", value=12345)
 
         # 4. Value through internal calls, nested three Forwarders deep.
         self.send(dev[2], fwd[0], "internal", data=self._forward(dev[7]), value=ETHER // 3)
@@ -382,7 +576,7 @@ class _Workload:
             fwd[1],
             "internal",
             "nested_forward",
-            "impersonated",
+            "fresh_sender",
             data=chain,
             value=777_777,
         )
@@ -393,7 +587,7 @@ class _Workload:
         then_revert = _calldata("forwardThenRevert(address)", ["address"], [dev[4]])
         self.send(dev[3], fwd[0], "reverted", data=then_revert, value=ETHER // 2, gas=200_000)
         self.send(dev[5], fwd[1], "reverted", data=self._forward(reverter), value=3, gas=200_000)
-        self.send(fresh[5], reverter, "reverted", "impersonated", value=10**15, gas=60_000)
+        self.send(fresh[5], reverter, "reverted", "fresh_sender", value=10**15, gas=60_000)
 
         # 6. A failed inner value transfer inside a successful transaction (value stays put).
         try_fwd = _calldata("tryForward(address)", ["address"], [reverter])
@@ -423,8 +617,32 @@ class _Workload:
         self.touched.add(fresh[7])
         self.send(dev[8], fwd[2], "internal", data=self._forward(destructible), value=ETHER // 7)
         destroy = _calldata("destroy(address)", ["address"], [dev[9]])
-        self.send(fresh[8], destructible, "selfdestruct", "internal", "impersonated", data=destroy)
+        self.send(fresh[8], destructible, "selfdestruct", "internal", "fresh_sender", data=destroy)
         self.empty_blocks(3)
+
+        # 10a. Blob transactions (type 3, each with its sidecar): the blob fee
+        # (blobGasUsed * blobGasPrice) is burnt with the base fee. One reverts (fees still
+        # paid), one calls a contract that forwards value, one shares a block with a transfer.
+        self.send(dev[2], fresh[1], "eth_transfer", value=ETHER // 10, gas=21_000, blobs=1)
+        self.send(fresh[3], dev[4], "eth_transfer", "fresh_sender", value=5, gas=21_000, blobs=2)
+        self.send(dev[3], reverter, "reverted", value=12_345, gas=60_000, blobs=1)
+        with self.one_block():
+            forward = self._forward(fresh[10])
+            self.send(
+                fresh[9], fwd[0], "internal", data=forward, value=10**15, gas=100_000, blobs=1
+            )
+            self.send(dev[6], fresh[2], "eth_transfer", value=10**14, gas=21_000)
+        self.touched.add(fresh[10])
+
+        if self.geth:
+            # 10b. Withdrawals (geth only: anvil has none), credited in gwei by no transaction:
+            # to a dev account, to a contract (no code runs), to an address nothing else
+            # touches; then two to one account in a block where it also sends a transaction.
+            lone = _checksum(
+                "0x" + keccak(b"rosetta-node withdrawal" + self.seed.to_bytes(8, "big"))[12:].hex()
+            )
+            self.withdrawals([(dev[5], 32 * GWEI + 7), (fwd[1], 1_000_000), (lone, 123_456_789)])
+            self.withdrawals([(fresh[4], 2 * GWEI), (fresh[4], 5)], fresh[4])
 
         # 10. ERC-20: mint to many holders, transfers, approve + transferFrom, burn, self.
         holders = [*dev, *fresh]
@@ -486,11 +704,18 @@ class _Workload:
             step += 1
 
         last_block = int(rpc("eth_blockNumber"), 16)
-        miner = rpc("eth_getBlockByNumber", hex(last_block), False)["miner"]
-        self.touched.update({_checksum(miner), ZERO_ADDRESS})
+        for number in {start_head, last_block}:
+            miner = rpc("eth_getBlockByNumber", hex(number), False)["miner"]
+            self.touched.add(_checksum(miner))
+        self.touched.add(ZERO_ADDRESS)
+        if coinbase is not None:
+            self.touched.add(coinbase)
         missing = [c for c in REQUIRED_CATEGORIES if not self.tx_hashes.get(c)]
+        missing += [
+            c for c in REQUIRED_BLOCK_CATEGORIES[self.node] if not self.block_categories.get(c)
+        ]
         if missing:
-            raise WorkloadError(f"workload produced no transactions for {missing}")
+            raise WorkloadError(f"workload produced nothing for {missing}")
         return WorkloadResult(
             first_block=first_block,
             last_block=last_block,
@@ -498,6 +723,9 @@ class _Workload:
             tokens=list(self.tokens),
             contracts=dict(self.contracts),
             tx_hashes={k: list(v) for k, v in sorted(self.tx_hashes.items())},
+            block_categories={k: list(v) for k, v in sorted(self.block_categories.items())},
+            node=self.node,
+            chain_id=self.chain_id,
         )
 
     # -- building blocks ---------------------------------------------------------------------
@@ -589,6 +817,10 @@ class _Workload:
         if step % 40 == 39:
             self.empty_blocks(2)
             return
+        if step % 50 == 29:
+            sender, to = rng.choice(everyone), rng.choice(everyone)
+            self.send(sender, to, "eth_transfer", value=rng.randint(1, 10**15), gas=21_000, blobs=1)
+            return
         if step % 25 == 24:
             self._mixed_block(dev, fresh)
             return
@@ -596,7 +828,7 @@ class _Workload:
         if kind in (0, 3):
             sender, to = rng.choice(everyone), rng.choice(everyone)
             value = rng.randint(1, 10**16)
-            extra = ("impersonated",) if sender in fresh else ()
+            extra = ("fresh_sender",) if sender in fresh else ()
             self.send(sender, to, "eth_transfer", *extra, value=value)
         elif kind in (1, 4):
             token = rng.choice(self.tokens).address
@@ -628,9 +860,6 @@ class _Workload:
             self.send(rng.choice(dev), rng.choice(fresh), "eth_transfer", value=rng.randint(1, 999))
 
     def close(self) -> None:
-        for addr in self.impersonated:
-            with contextlib.suppress(Exception):
-                self.rpc("anvil_stopImpersonatingAccount", addr)
         self.rpc.close()
 
 
@@ -641,7 +870,8 @@ def run_workload(
     seed: int = 7,
     token_decimals: tuple[int, ...] = (0, 6, 18, 8, 2),
 ) -> WorkloadResult:
-    """Drive every balance-changing path on the anvil at ``rpc_url`` over >= ``min_blocks`` blocks.
+    """Drive every balance-changing path on the node (anvil, or geth ``--dev`` mining on demand)
+    at ``rpc_url`` over >= ``min_blocks`` blocks.
 
     Deterministic for a given seed on a fresh chain. Raises WorkloadError when a receipt does not
     have the status its category expects.
@@ -680,7 +910,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tests.workload", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("--rpc-url", required=True, help="anvil JSON-RPC URL")
+    parser.add_argument("--rpc-url", required=True, help="anvil or geth --dev JSON-RPC URL")
     parser.add_argument("--min-blocks", type=int, default=220)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--token-list-out", type=Path, help="write a Uniswap token list here")
@@ -691,19 +921,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     result = run_workload(args.rpc_url, min_blocks=args.min_blocks, seed=args.seed)
     elapsed = time.monotonic() - started
     if args.token_list_out:
-        chain_id = int(_Rpc(args.rpc_url)("eth_chainId"), 16)
-        write_token_list(args.token_list_out, result.tokens, chain_id)
+        write_token_list(args.token_list_out, result.tokens, result.chain_id)
     if args.result_out:
         args.result_out.write_text(json.dumps(dataclasses.asdict(result), indent=2) + "\n")
     n_blocks = result.last_block - result.first_block + 1
     n_txs = len({h for hashes in result.tx_hashes.values() for h in hashes})
     print(
-        f"workload: blocks {result.first_block}..{result.last_block} ({n_blocks} blocks), "
+        f"workload ({result.node}): blocks {result.first_block}..{result.last_block} "
+        f"({n_blocks} blocks), "
         f"{n_txs} txs, {len(result.accounts)} accounts, {len(result.tokens)} tokens "
         f"in {elapsed:.1f} s"
     )
     for cat, hashes in result.tx_hashes.items():
         print(f"  {cat:20} {len(hashes)}")
+    for cat, blocks in result.block_categories.items():
+        print(f"  {cat:20} {len(blocks)} blocks")
     return 0
 
 

@@ -55,7 +55,8 @@ def _build(package: str, target: Path) -> None:
         check=False,
     )
     if proc.returncode != 0:
-        raise RuntimeError(f"go build {package} failed:\n{proc.stdout[-4000:]}{proc.stderr[-4000:]}")
+        output = proc.stdout[-4000:] + proc.stderr[-4000:]
+        raise RuntimeError(f"go build {package} failed:\n{output}")
 
 
 def _ensure(name: str, package: str, key: str) -> Path:
