@@ -1,12 +1,15 @@
-"""Drive one conformance run: anvil + workload + rosetta-node + rosetta-cli check:data/check:spec.
+"""Drive one conformance run: a devnet node + workload + rosetta-node + rosetta-cli check:data/spec.
 
 Started by ``conformance/run`` (which provides the venv and the rosetta-cli binary); it can also
 be run directly with the venv's python::
 
-    .venv/bin/python conformance/orchestrate.py --rosetta-cli .tools/bin/rosetta-cli
+    .venv/bin/python conformance/orchestrate.py --rosetta-cli .tools/bin/rosetta-cli [--node geth]
 
-Steps: start anvil on a free loopback port, run ``tests.workload`` against it (writing a token
-list and the workload summary), work out from anvil alone which (account, currency) pairs the
+The devnet node (``--node``) is anvil (default) or a geth ``--dev`` archive node
+(``tests/support/geth.py``: mining on demand, so the workload seals every block, including its
+withdrawal blocks). Steps: start it on free loopback ports, run ``tests.workload`` against it
+(writing a token list and the workload summary), work out from the node alone which (account,
+currency) pairs the
 workload changed, start ``rosetta-node serve`` with the token list on a free port, wait for
 ``/network/list``, then run ``rosetta-cli check:data`` twice from the committed templates:
 
@@ -54,9 +57,18 @@ sys.path.insert(0, str(REPO_ROOT))
 from eth_utils import to_checksum_address  # noqa: E402
 
 from rosetta_node.devnet import Anvil, free_port, rpc_call  # noqa: E402
+from tests.support.geth import Geth, commit_block  # noqa: E402
+from tests.support.premerge import PremergeChain, build_premerge_chain  # noqa: E402
+from tests.workload import write_token_list  # noqa: E402
 
+# The network rosetta-node serves for the devnet: named from the chain id (anvil's 31337 is a
+# known one, "devnet"; geth --dev's 1337 is "chain-1337"). Set in main() from --node.
 NETWORK = {"blockchain": "Ethereum", "network": "devnet"}
-CHAIN_ID = 31337
+NETWORKS = {
+    "anvil": {"blockchain": "Ethereum", "network": "devnet"},
+    "geth": {"blockchain": "Ethereum", "network": "chain-1337"},
+    "premerge": {"blockchain": "Ethereum", "network": "chain-4242"},
+}
 TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 NATIVE = "ETH"  # currency key of the native coin; tokens are keyed by lower-case address
@@ -186,6 +198,8 @@ def fill_template(template: Path, values: dict[str, Any]) -> dict[str, Any]:
         return node
 
     config = fill(json.loads(template.read_text()))
+    if "network" in config:
+        config["network"] = dict(NETWORK)  # the templates name anvil's; --node may differ
     leftover = re.findall(r"\{\{\w+\}\}", json.dumps(config))
     if leftover:
         raise SetupError(f"{template.name}: unfilled placeholders {sorted(set(leftover))}")
@@ -252,14 +266,38 @@ def run_workload(
     head = int(rpc_call(rpc_url, "eth_blockNumber"), 16)
     if head != result["last_block"]:
         raise SetupError(
-            f"anvil head is {head} but the workload says its last block is {result['last_block']}"
+            f"the node's head is {head} but the workload says its last block is "
+            f"{result['last_block']}"
         )
     if result["last_block"] < min_blocks:
         raise SetupError(f"the workload made only {result['last_block']} blocks (< {min_blocks})")
     return result
 
 
-def start_node(children: Children, rpc_url: str, token_list: str, work: Path) -> int:
+def premerge_workload(chain: PremergeChain, work: Path) -> dict[str, Any]:
+    """The pre-merge chain in the shape of a workload result: every block from 1 on, every
+    address the chain touches (the DAO accounts too), no tokens."""
+    token_list = work / "tokens.json"
+    write_token_list(token_list, [], chain.chain_id)
+    facts = chain.facts
+    return {
+        "first_block": 1,
+        "last_block": chain.last_block,
+        "accounts": [*facts["addresses"]["all"], *facts["dao"]["drain_list"]],
+        "contracts": {},
+        "tokens": [],
+        "token_list": str(token_list),
+    }
+
+
+def start_node(
+    children: Children,
+    rpc_url: str,
+    chain_id: int,
+    token_list: str,
+    work: Path,
+    extra: Sequence[str] = (),
+) -> int:
     """Start rosetta-node on a free port; return the port once it serves the devnet."""
     node_log = work / "node.log"
     for _attempt in range(5):
@@ -272,7 +310,7 @@ def start_node(children: Children, rpc_url: str, token_list: str, work: Path) ->
             "--rpc-url",
             rpc_url,
             "--chain-id",
-            str(CHAIN_ID),
+            str(chain_id),
             "--token-list",
             token_list,
             "--host",
@@ -281,6 +319,7 @@ def start_node(children: Children, rpc_url: str, token_list: str, work: Path) ->
             str(port),
             "--log-level",
             "warning",
+            *extra,
         ]
         with open(node_log, "ab") as out:
             proc = subprocess.Popen(
@@ -321,10 +360,11 @@ def start_node(children: Children, rpc_url: str, token_list: str, work: Path) ->
 
 
 def chain_pairs(rpc_url: str, workload: dict[str, Any]) -> dict[Pair, str]:
-    """(account, currency) pairs whose balance the workload changed, from anvil alone.
+    """(account, currency) pairs whose balance the workload changed, from the node alone.
 
     Values say why. ETH: every transaction sender (each pays a fee), every block's fee
-    recipient whose balance changed in that block, and every workload account or contract whose
+    recipient whose balance changed in that block, every withdrawal recipient (geth), and
+    every workload account or contract whose
     balance differs between the block before the workload and its last block. Tokens: both
     sides of every non-zero Transfer log of every listed token (not the zero address of mints
     and burns, which holds nothing).
@@ -335,6 +375,9 @@ def chain_pairs(rpc_url: str, workload: dict[str, Any]) -> dict[Pair, str]:
         block = rpc_call(rpc_url, "eth_getBlockByNumber", [hex(number), True])
         for tx in block.get("transactions") or []:
             pairs.setdefault((tx["from"].lower(), NATIVE), f"sent tx {tx['hash']}")
+        for w in block.get("withdrawals") or []:
+            if int(w["amount"], 16):
+                pairs.setdefault((w["address"].lower(), NATIVE), f"withdrawal in block {number}")
         miner = str(block["miner"]).lower()
         if (miner, NATIVE) not in pairs:
             before = rpc_call(rpc_url, "eth_getBalance", [miner, hex(number - 1)])
@@ -369,7 +412,11 @@ def chain_pairs(rpc_url: str, workload: dict[str, Any]) -> dict[Pair, str]:
 
 
 def write_strict_inputs(
-    work: Path, rpc_url: str, pairs: Iterable[Pair], tokens: list[dict[str, Any]]
+    work: Path,
+    rpc_url: str,
+    pairs: Iterable[Pair],
+    tokens: list[dict[str, Any]],
+    bootstrap_genesis: bool = True,
 ) -> set[Pair]:
     """Write the strict pass's interesting accounts and genesis balances; return the pairs
     bootstrapped (rosetta-cli refuses to bootstrap a zero balance, so only positive ones).
@@ -396,7 +443,7 @@ def write_strict_inputs(
             raw = rpc_call(rpc_url, "eth_call", [{"to": key, "data": data}, "0x0"])
         value = int(raw, 16) if raw not in (None, "0x") else 0
         interesting.append({"account_identifier": ident, "currency": currency})
-        if value > 0:
+        if value > 0 and bootstrap_genesis:
             bootstrap.append(
                 {"account_identifier": ident, "currency": currency, "value": str(value)}
             )
@@ -404,6 +451,20 @@ def write_strict_inputs(
     (work / STRICT_INTERESTING).write_text(json.dumps(interesting, indent=1) + "\n")
     (work / STRICT_BOOTSTRAP).write_text(json.dumps(bootstrap, indent=1) + "\n")
     return bootstrapped
+
+
+def mine_empty_block(rpc_url: str, node: str, premerge: PremergeChain | None = None) -> None:
+    """Add one empty block: anvil's evm_mine, a block sealed through geth's testing API, or
+    on the pre-merge chain (no mining there) the next of its sentinel blocks."""
+    if premerge is not None:
+        head = int(rpc_call(rpc_url, "eth_blockNumber"), 16)
+        sentinel = premerge.sentinels[head - premerge.last_block]
+        if not rpc_call(rpc_url, "admin_importChain", [str(sentinel)], timeout=60.0):
+            raise SetupError(f"geth did not import {sentinel}")
+    elif node == "geth":
+        commit_block(lambda method, *params: rpc_call(rpc_url, method, params), [])
+    else:
+        rpc_call(rpc_url, "evm_mine")
 
 
 # -- rosetta-cli -------------------------------------------------------------------------------
@@ -569,6 +630,8 @@ class Pass:
         first_block: int,
         last_block: int,
         timeout: float,
+        node: str = "anvil",
+        premerge: PremergeChain | None = None,
     ) -> None:
         """Run check:data; mine the sentinel block once the workload is fully reconciled."""
         cli_proc = CliProcess(
@@ -594,7 +657,7 @@ class Pass:
                 ready, synced_seen = synced_seen, True
                 pending = self.missing(first_block, last_block)
                 if ready and not pending and self._counters_flushed():
-                    rpc_call(rpc_url, "evm_mine")
+                    mine_empty_block(rpc_url, node, premerge)
                     self.sentinel = int(rpc_call(rpc_url, "eth_blockNumber"), 16)
                     log(
                         f"{self.name}: all {len(self.targets(first_block, last_block)[0])} "
@@ -752,7 +815,15 @@ def main(argv: Iterable[str] | None = None) -> int:
     parser.add_argument("--check-data-timeout", type=float, default=900.0)
     parser.add_argument("--skip-strict", action="store_true", help="skip the strict check:data")
     parser.add_argument("--skip-spec", action="store_true", help="skip check:spec")
+    parser.add_argument(
+        "--node",
+        choices=sorted(NETWORKS),
+        default="anvil",
+        help="anvil, a geth --dev archive node, or geth serving our pre-merge chain from genesis",
+    )
     args = parser.parse_args(list(argv) if argv is not None else None)
+    NETWORK.clear()
+    NETWORK.update(NETWORKS[args.node])
 
     # SIGTERM (from the shell's trap or CI) unwinds through the finally blocks below.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -764,23 +835,38 @@ def main(argv: Iterable[str] | None = None) -> int:
     started = time.monotonic()
     timings: dict[str, float] = {}
     failed: dict[str, list[str]] = {}
-    anvil = Anvil()
+    devnet: Anvil | Geth | None = None
+    premerge: PremergeChain | None = None
     try:
         t0 = time.monotonic()
-        anvil.start()
-        assert anvil.process is not None
-        children.record("anvil", anvil.process, anvil.args[0])
-        log(f"anvil {anvil.url} (pid {anvil.process.pid})")
-        # Fee recipient: the last dev account instead of anvil's default 0x0. It has a genesis
-        # balance and sends transactions itself, so a node that drops or miscounts priority-fee
-        # credits fails reconciliation in both passes (an account that appears in no operation
-        # and held nothing at genesis is invisible to rosetta-cli; see README).
-        coinbase = rpc_call(anvil.url, "eth_accounts")[-1]
-        rpc_call(anvil.url, "anvil_setCoinbase", [coinbase])
-        log(f"fee recipient (coinbase): {coinbase}")
+        if args.node == "premerge":
+            premerge = build_premerge_chain(work / "premerge")
+            devnet = Geth(datadir=premerge.datadir, chain_id=premerge.chain_id)
+        else:
+            devnet = Geth() if args.node == "geth" else Anvil()
+        devnet.start()
+        assert devnet.process is not None
+        children.record(args.node, devnet.process, devnet.args[0])
+        rpc_url = devnet.url
+        log(f"{args.node} {rpc_url} (pid {devnet.process.pid}), network {NETWORK}")
+        timings[f"{args.node} start"] = time.monotonic() - t0
+        if args.node == "anvil":
+            # Fee recipient: the last dev account instead of anvil's default 0x0. It has a
+            # genesis balance and sends transactions itself, so a node that drops or miscounts
+            # priority-fee credits fails reconciliation in both passes (an account that appears
+            # in no operation and held nothing at genesis is invisible to rosetta-cli; see
+            # README). On geth the workload seals every block with geth's developer account as
+            # fee recipient, which is funded at genesis and sends transactions too.
+            coinbase = rpc_call(rpc_url, "eth_accounts")[-1]
+            rpc_call(rpc_url, "anvil_setCoinbase", [coinbase])
+            log(f"fee recipient (coinbase): {coinbase}")
 
-        workload = run_workload(children, anvil.url, work, args.min_blocks, args.seed)
-        timings["anvil + workload"] = time.monotonic() - t0
+        t0 = time.monotonic()
+        if premerge is not None:
+            workload = premerge_workload(premerge, work)
+        else:
+            workload = run_workload(children, rpc_url, work, args.min_blocks, args.seed)
+        timings["workload"] = time.monotonic() - t0
         first_block, last_block = int(workload["first_block"]), int(workload["last_block"])
         tokens = workload["tokens"]
         symbols = {t["address"].lower(): t["symbol"] for t in tokens}
@@ -791,13 +877,17 @@ def main(argv: Iterable[str] | None = None) -> int:
             f"accounts, {len(tokens)} tokens ({decimals})"
         )
         t0 = time.monotonic()
-        expected = chain_pairs(anvil.url, workload)
-        bootstrapped = write_strict_inputs(work, anvil.url, expected, tokens)
+        expected = chain_pairs(rpc_url, workload)
+        # The pre-merge chain's genesis balances are GENESIS operations of block 0.
+        bootstrapped = write_strict_inputs(work, rpc_url, expected, tokens, premerge is None)
         timings["chain-derived pairs"] = time.monotonic() - t0
-        log(f"{len(expected)} (account, currency) pairs changed on chain (read from anvil)")
+        log(f"{len(expected)} (account, currency) pairs changed on chain (read from {args.node})")
 
         t0 = time.monotonic()
-        port = start_node(children, anvil.url, workload["token_list"], work)
+        extra = [] if premerge is None else ["--genesis-file", str(premerge.genesis)]
+        port = start_node(
+            children, rpc_url, devnet.chain_id, workload["token_list"], work, extra
+        )
         timings["node start"] = time.monotonic() - t0
 
         def per_currency(pairs: Iterable[Pair]) -> str:
@@ -811,11 +901,18 @@ def main(argv: Iterable[str] | None = None) -> int:
         # Pass 1: plain check:data, initial balances fetched at the parent block.
         t0 = time.monotonic()
         plain = Pass("check-data", "all accounts, initial balances fetched", work, None)
-        head = int(rpc_call(anvil.url, "eth_blockNumber"), 16)
+        head = int(rpc_call(rpc_url, "eth_blockNumber"), 16)
         config = plain.configure(port, head + 1)
         start_index = int(config["data"].get("start_index") or 0)
         plain.run(
-            children, args.rosetta_cli, anvil.url, first_block, last_block, args.check_data_timeout
+            children,
+            args.rosetta_cli,
+            rpc_url,
+            first_block,
+            last_block,
+            args.check_data_timeout,
+            args.node,
+            premerge,
         )
         timings["check:data"] = time.monotonic() - t0
         problems = plain.problems(start_index, first_block, last_block, symbols)
@@ -869,15 +966,17 @@ def main(argv: Iterable[str] | None = None) -> int:
                 CONF_DIR / "check-data-strict.overlay.json",
             )
             strict.interesting, strict.bootstrapped = set(expected), bootstrapped
-            head = int(rpc_call(anvil.url, "eth_blockNumber"), 16)
+            head = int(rpc_call(rpc_url, "eth_blockNumber"), 16)
             strict.configure(port, head + 1)
             strict.run(
                 children,
                 args.rosetta_cli,
-                anvil.url,
+                rpc_url,
                 first_block,
                 last_block,
                 args.check_data_timeout,
+                args.node,
+                premerge,
             )
             timings["check:data strict"] = time.monotonic() - t0
             problems = strict.problems(start_index, first_block, last_block, symbols)
@@ -949,7 +1048,8 @@ def main(argv: Iterable[str] | None = None) -> int:
         return 2
     finally:
         children.stop_all()
-        anvil.stop()
+        if devnet is not None:
+            devnet.stop()
         timings["total"] = time.monotonic() - started
         log("timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()))
 

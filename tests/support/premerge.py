@@ -8,7 +8,7 @@ transactions, nested value transfers, SELFDESTRUCT before and after EIP-6780, wi
 
 :func:`build_premerge_chain` generates it and imports it into a fresh geth datadir with the hash
 state scheme and ``--gcmode archive``, so geth keeps the state of every block;
-:func:`serve_args` are the flags that serve that datadir over HTTP JSON-RPC. geth needs no
+``tests.support.geth.Geth(datadir=...)`` serves that datadir over HTTP JSON-RPC. geth needs no
 consensus client for that: the chain ends after the merge, and geth just serves what it has.
 """
 
@@ -34,6 +34,7 @@ _IMPORTED = re.compile(r"Imported new chain segment\s+number=([\d,]+)")
 class PremergeChain:
     genesis: Path  # genesis.json, as given to geth init
     chain_rlp: Path  # blocks 1..last_block, as given to geth import
+    sentinels: list[Path]  # empty blocks last_block + 1, + 2, ... for admin_importChain
     datadir: Path  # geth datadir holding the imported chain (hash scheme, archive)
     facts: dict[str, Any]  # facts.json
     chain_id: int
@@ -52,6 +53,7 @@ def build_premerge_chain(workdir: Path, *, geth: Path | None = None) -> Premerge
     _run([str(ensure_go_program("premerge")), "-out", str(out)], "premerge", GENERATE_TIMEOUT)
     genesis = out / "genesis.json"
     chain_rlp = out / "chain.rlp"
+    sentinels = sorted(out.glob("sentinel-*.rlp"))
     facts = json.loads((out / "facts.json").read_text())
     last_block = int(facts["last_block"])
 
@@ -73,36 +75,12 @@ def build_premerge_chain(workdir: Path, *, geth: Path | None = None) -> Premerge
     return PremergeChain(
         genesis=genesis,
         chain_rlp=chain_rlp,
+        sentinels=sentinels,
         datadir=datadir,
         facts=facts,
         chain_id=int(facts["chain_id"]),
         last_block=last_block,
     )
-
-
-def serve_args(chain: PremergeChain, *, http_port: int, authrpc_port: int) -> list[str]:
-    """geth arguments (after the binary) serving ``chain`` as an archive node on loopback.
-
-    No peers, no discovery, no IPC; the engine API still listens (geth always starts it) on
-    ``authrpc_port``, which must be free too. ``--syncmode full``: the datadir already has the
-    chain, and there is nothing to sync from.
-    """
-    return [
-        "--datadir", str(chain.datadir),
-        "--state.scheme", "hash",
-        "--gcmode", "archive",
-        "--syncmode", "full",
-        "--nodiscover",
-        "--maxpeers", "0",
-        "--port", "0",
-        "--ipcdisable",
-        "--authrpc.addr", "127.0.0.1",
-        "--authrpc.port", str(authrpc_port),
-        "--http",
-        "--http.addr", "127.0.0.1",
-        "--http.port", str(http_port),
-        "--http.api", "eth,net,web3,debug",
-    ]  # fmt: skip
 
 
 def _run(cmd: list[str], what: str, timeout: float) -> str:

@@ -4,7 +4,9 @@
 // SELFDESTRUCT cases, so that a real geth can import it and serve it as an archive node.
 //
 // Usage: premerge -out DIR. It writes DIR/genesis.json (for geth init), DIR/chain.rlp
-// (blocks 1..N for geth import) and DIR/facts.json (what the chain contains, for tests).
+// (blocks 1..N for geth import), DIR/sentinel-1.rlp and sentinel-2.rlp (empty blocks N+1 and
+// N+2, imported later by a conformance run to end each rosetta-cli check) and DIR/facts.json
+// (what the chain contains).
 package main
 
 import (
@@ -44,6 +46,7 @@ const (
 	shanghaiBlock       = 65 // shanghaiTime is this block's timestamp
 	cancunBlock         = 75 // cancunTime is this block's timestamp
 	lastBlock           = 90
+	sentinels           = 2 // empty blocks after lastBlock, one per rosetta-cli check:data pass
 
 	genesisTime       = 1_600_000_000
 	blockInterval     = 10
@@ -113,7 +116,11 @@ func run(out string) error {
 	// so the same engine generates the chain here.
 	g.engine = beacon.New(ethash.NewFaker())
 	g.db = db
-	blocks, receipts := core.GenerateChain(g.config, genesisBlock, g.engine, db, lastBlock, g.block)
+	// Empty sentinel blocks after the chain's last (sentinel-1.rlp, ...), imported into a
+	// running geth only when a conformance run asks for them (admin_importChain).
+	blocks, receipts := core.GenerateChain(g.config, genesisBlock, g.engine, db, lastBlock+sentinels, g.block)
+	sentinel := blocks[lastBlock:]
+	blocks, receipts = blocks[:lastBlock], receipts[:lastBlock]
 
 	// The terminal PoW block is the last one with difficulty; TTD is its total difficulty.
 	td := new(big.Int).Set(genesisBlock.Difficulty())
@@ -131,6 +138,12 @@ func run(out string) error {
 	}
 	if err := writeChain(filepath.Join(out, "chain.rlp"), blocks); err != nil {
 		return err
+	}
+	for i, blk := range sentinel {
+		name := fmt.Sprintf("sentinel-%d.rlp", i+1)
+		if err := writeChain(filepath.Join(out, name), []*types.Block{blk}); err != nil {
+			return err
+		}
 	}
 	return writeJSON(filepath.Join(out, "facts.json"), f)
 }
