@@ -4,23 +4,21 @@ The cases (tests/selfdestruct_cases.py) run on the session's anvil after the dev
 For each case the chain itself must show the rule (created-and-destroyed in one tx: no code and
 zero balance after it, the value burnt; created earlier: code kept, balance sent), and our node's
 /block must reconcile: per account, the SUCCESS operations of the block sum to the chain's
-balance change. The check bodies take a :class:`Target` (node client, raw RPC, RPC URL), so they
-can later be parametrized over another node (geth).
+balance change. Every check runs on anvil and on a geth --dev archive node.
 """
 
 from __future__ import annotations
 
 import time
-from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
 from eth_account import Account
 from eth_utils import to_checksum_address
 
 from rosetta_node.devnet import Anvil
-from tests.conftest import NETWORK, Devnet, JsonRpc, RosettaClient
+from tests.conftest import NETWORK, JsonRpc, NodeProcess, RosettaClient
 from tests.selfdestruct_cases import (
     ANVIL_DEV_KEY_9,
     CASE_NAMES,
@@ -31,6 +29,8 @@ from tests.selfdestruct_cases import (
     fund,
     run_cases,
 )
+from tests.support.geth import Geth
+from tests.support.reconcile import reconcile
 
 NODE_HEAD_TIMEOUT = 60.0
 
@@ -42,12 +42,28 @@ class Target:
     node: RosettaClient
     rpc: JsonRpc
     rpc_url: str
+    network: dict[str, str]
 
 
-@pytest.fixture(scope="module")
-def target(anvil: Anvil, rpc: JsonRpc, node: RosettaClient, devnet: Devnet) -> Target:
-    # `node` already waited for the devnet workload, so the cases run after it on the same chain.
-    return Target(node, rpc, anvil.url)
+@pytest.fixture(scope="module", params=["anvil", "geth"])
+def target(request: pytest.FixtureRequest) -> Iterator[Target]:
+    if request.param == "anvil":
+        # The devnet workload ran first (`devnet`), so the cases follow it on the same chain.
+        request.getfixturevalue("devnet")
+        anvil: Anvil = request.getfixturevalue("anvil")
+        yield Target(
+            request.getfixturevalue("node"), request.getfixturevalue("rpc"), anvil.url, NETWORK
+        )
+        return
+    with Geth(automine=True) as geth:  # a block per transaction, like anvil's automine
+        process = NodeProcess(["--rpc-url", geth.url, "--chain-id", str(geth.chain_id)])
+        try:
+            process.wait()
+            client = RosettaClient(process.url)
+            (network,) = client.ok("/network/list", {})["network_identifiers"]
+            yield Target(client, JsonRpc(geth.url), geth.url, network)
+        finally:
+            process.stop()
 
 
 @pytest.fixture(scope="module")
@@ -59,14 +75,14 @@ def run_and_sync(target: Target, funding_key: str) -> CaseRun:
     """Fund a fresh sender from ``funding_key``, run every case, wait until the node has them."""
     fund(target.rpc_url, funding_key, Account.from_key(FRESH_KEY).address, 10 * ETHER)
     run = run_cases(target.rpc_url, FRESH_KEY)
-    wait_node_head(target.node, run.last_block)
+    wait_node_head(target, run.last_block)
     return run
 
 
-def wait_node_head(node: RosettaClient, block: int) -> None:
+def wait_node_head(target: Target, block: int) -> None:
     deadline = time.monotonic() + NODE_HEAD_TIMEOUT
     while True:
-        status = node.ok("/network/status", {"network_identifier": NETWORK})
+        status = target.node.ok("/network/status", {"network_identifier": target.network})
         if status["current_block_identifier"]["index"] >= block:
             return
         assert time.monotonic() < deadline, f"node head stuck below {block}: {status}"
@@ -112,56 +128,16 @@ def check_chain(target: Target, run: CaseRun, case: Case) -> None:
         assert _code(rpc, address, case.block) != "0x", f"{case.name}: {address} lost its code"
 
 
-def _block(node: RosettaClient, index: int) -> dict[str, Any]:
-    body = node.ok("/block", {"network_identifier": NETWORK, "block_identifier": {"index": index}})
-    return body["block"]  # type: ignore[no-any-return]
-
-
-def reconcile_block(target: Target, index: int, accounts: list[str]) -> list[str]:
-    """Mismatches between /block's SUCCESS native operations (summed per account) and the chain's
-    balance change, for every account in the operations plus ``accounts`` and the miner."""
-    rpc = target.rpc
-    block = _block(target.node, index)
-    assert block["block_identifier"]["index"] == index
-    chain_block = rpc("eth_getBlockByNumber", hex(index), False)
-    assert block["block_identifier"]["hash"] == chain_block["hash"]
-
-    delta: dict[str, int] = defaultdict(int)
-    lines: list[str] = []
-    for tx in block["transactions"]:
-        for op in tx["operations"]:
-            if (op["amount"]["currency"].get("metadata") or {}).get("contractAddress"):
-                continue  # token operations: not what these cases move
-            lines.append(
-                f"  {op['type']} {op.get('status')} {op['account']['address']} "
-                f"{op['amount']['value']}"
-            )
-            if op.get("status") == "SUCCESS":
-                delta[to_checksum_address(op["account"]["address"])] += int(op["amount"]["value"])
-    everyone = sorted(
-        {
-            *delta,
-            *(to_checksum_address(a) for a in accounts),
-            to_checksum_address(chain_block["miner"]),
-        }
-    )
-    before = _balances(rpc, index - 1, everyone)
-    after = _balances(rpc, index, everyone)
-    problems = [
-        f"block {index}: {a} chain delta {after[a] - before[a]}, operations delta {delta[a]}"
-        for a in everyone
-        if after[a] - before[a] != delta[a]
-    ]
-    if problems:
-        problems.append(f"operations of block {index}:")
-        problems.extend(lines)
-    return problems
+def reconcile_block(target: Target, index: int, accounts: list[str]) -> None:
+    """/block's SUCCESS operations summed per account equal the chain's balance change, for
+    every account in the operations plus ``accounts`` and the block's miner."""
+    miner = target.rpc("eth_getBlockByNumber", hex(index), False)["miner"]
+    reconcile(target.node, target.rpc, target.network, [index], [*accounts, miner])
 
 
 def check_node(target: Target, run: CaseRun, case: Case) -> None:
     """Our node's /block for the case's block reconciles with the chain, account by account."""
-    problems = reconcile_block(target, case.block, [run.sender, *run.accounts()])
-    assert not problems, f"{case.name} ({case.tx_hash}):\n" + "\n".join(problems)
+    reconcile_block(target, case.block, [run.sender, *run.accounts()])
 
 
 @pytest.mark.parametrize("name", CASE_NAMES)
@@ -177,12 +153,12 @@ def test_block_reconciles(target: Target, cases: CaseRun, name: str) -> None:
 def test_other_blocks_reconcile(target: Target, cases: CaseRun) -> None:
     # Deploy blocks (and anything else between the cases) reconcile too.
     case_blocks = {c.block for c in cases.cases}
-    others = [i for i in range(cases.first_block, cases.last_block + 1) if i not in case_blocks]
-    assert others, "the deploys have blocks of their own"
-    problems = [
-        p for i in others for p in reconcile_block(target, i, [cases.sender, *cases.accounts()])
-    ]
-    assert not problems, "\n".join(problems)
+    span = range(cases.first_block, cases.last_block + 1)
+    assert [i for i in span if i not in case_blocks], "the deploys have blocks of their own"
+    miners = {target.rpc("eth_getBlockByNumber", hex(i), False)["miner"] for i in span}
+    reconcile(
+        target.node, target.rpc, target.network, span, [cases.sender, *cases.accounts(), *miners]
+    )
 
 
 def test_categories(cases: CaseRun) -> None:
