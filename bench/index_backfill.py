@@ -51,8 +51,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rosetta_node.index.follower import TRANSFER_TOPIC, group_transfer_logs  # noqa: E402
-from rosetta_node.index.store import BlockLogs, Cursor, IndexStore, SqliteStore  # noqa: E402
+from rosetta_node.index.model import BlockLogs, Cursor, IndexStore  # noqa: E402
+from rosetta_node.index.sqlite import SqliteStore  # noqa: E402
+from rosetta_node.index.transfers import TRANSFER_TOPIC, group_transfer_logs  # noqa: E402
 
 # Which store the runs measure (set from the command line): "sqlite", or "postgres" at DSN.
 STORE: dict[str, Any] = {"kind": "sqlite", "dsn": None}

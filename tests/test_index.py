@@ -10,7 +10,7 @@ import json
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 from aiohttp import web
@@ -23,6 +23,7 @@ from rosetta_node.index import (
     ChainMismatch,
     Cursor,
     Indexer,
+    IndexStore,
     ProgressBar,
     ProgressEvent,
     RangeSizer,
@@ -32,13 +33,19 @@ from rosetta_node.index import (
     Transfer,
     parse_transfer,
 )
-from rosetta_node.index.follower import classify_logs_error, suggested_range
-from rosetta_node.index.store import IndexDump
+from rosetta_node.index.log_source import classify_logs_error, suggested_range
+from rosetta_node.index.model import IndexDump
 from rosetta_node.rpc import RpcClient, RpcError
 from tests.conftest import Devnet, JsonRpc
 from tests.fault_proxy import FaultProxy
 
 Holding = tuple[str, str, int, int, str]  # contract, account, first, last, last hash
+
+
+class DumpStore(IndexStore, Protocol):
+    """A store the tests read whole: both backends have ``dump``, the protocol leaves it out."""
+
+    async def dump(self) -> IndexDump: ...
 
 
 def _address(topic: str) -> str:

@@ -23,10 +23,12 @@ from eth_utils import function_signature_to_4byte_selector
 
 from rosetta_node.devnet import Anvil
 from rosetta_node.index import Cursor, Indexer, IndexStore, ReorgTooDeep, SqliteStore
-from rosetta_node.index.store import IndexDump, open_dump
+from rosetta_node.index.model import IndexDump
+from rosetta_node.index.sqlite import open_dump
 from rosetta_node.rpc import RpcClient
 from tests.conftest import ROOT, JsonRpc
 from tests.test_index import (
+    DumpStore,
     backfill_into,
     expected_holdings,
     query_indexes,
@@ -129,7 +131,7 @@ async def _tokens(store: IndexStore, accounts: list[str]) -> dict[str, list[str]
 
 
 async def follow_through_reorgs(
-    node: Anvil, chain: TokenChain, store: IndexStore, tag: str = ""
+    node: Anvil, chain: TokenChain, store: DumpStore, tag: str = ""
 ) -> tuple[IndexDump, int]:
     """Follow ``chain`` through an anvil_reorg and a shorter evm_revert branch, asserting the
     index at each step; returns the followed index (the store is closed) and the head."""

@@ -44,9 +44,9 @@ from rosetta_node.index import (
     SqliteStore,
     Transfer,
 )
+from rosetta_node.index.model import IndexDump
 from rosetta_node.index.open import claim_writer, open_store, store_label
 from rosetta_node.index.service import TokenService
-from rosetta_node.index.store import IndexDump, IndexStore
 from rosetta_node.rpc import RpcClient
 from rosetta_node.settings import ConfigError, load_settings
 from tests.conftest import CHAIN_ID, ROOT, Devnet, JsonRpc
@@ -54,6 +54,7 @@ from tests.test_index import (
     ACCOUNTS,
     T1,
     T2,
+    DumpStore,
     _chain,
     _h,
     backfill_into,
@@ -266,14 +267,14 @@ def test_a_connection_failure_names_the_url_without_its_password() -> None:
 # -- the store on its own, the same cases as SQLite ------------------------------------------------
 
 
-def _open(kind: str, where: str | Path, network: str, retention: int) -> IndexStore:
+def _open(kind: str, where: str | Path, network: str, retention: int) -> DumpStore:
     if kind == "sqlite":
         return SqliteStore(where, network=network, retention=retention)
     return PostgresStore(str(where), network=network, retention=retention)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def store_at(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[..., IndexStore]:
+def store_at(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[..., DumpStore]:
     """Opens a store of the parametrized kind: ``store_at(network, retention)``."""
     if request.param == "postgres":
         where: str | Path = request.getfixturevalue("pg_url")
@@ -282,7 +283,7 @@ def store_at(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[..., In
     return lambda network="n", retention=256: _open(request.param, where, network, retention)
 
 
-def test_store_apply_rollback_and_refusals(store_at: Callable[..., IndexStore]) -> None:
+def test_store_apply_rollback_and_refusals(store_at: Callable[..., DumpStore]) -> None:
     """tests/test_index.py's store test, over the async protocol, for both stores."""
 
     async def scenario() -> None:

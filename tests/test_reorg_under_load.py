@@ -19,7 +19,7 @@ from typing import Any
 import requests
 
 from rosetta_node.devnet import Anvil
-from rosetta_node.index.store import open_dump
+from rosetta_node.index.sqlite import open_dump
 from tests.conftest import CHAIN_ID, NETWORK, NodeProcess
 from tests.spec_check import validate_response
 from tests.test_index import backfill_into, same_index

@@ -20,7 +20,7 @@ import requests
 
 from rosetta_node.addresses import checksum
 from rosetta_node.devnet import Anvil, free_port
-from rosetta_node.index.follower import TRANSFER_TOPIC
+from rosetta_node.index.transfers import TRANSFER_TOPIC
 from tests.conftest import CHAIN_ID, Devnet, IndexedNode, JsonRpc, NodeProcess
 from tests.spec_check import validate_request, validate_response
 from tests.test_token_service import transfer_pairs

@@ -26,8 +26,8 @@ from rosetta_node.errors import (
     INVALID_REQUEST,
     CatalogError,
 )
-from rosetta_node.index.follower import TRANSFER_TOPIC
 from rosetta_node.index.service import TokenService
+from rosetta_node.index.transfers import TRANSFER_TOPIC
 from rosetta_node.settings import load_settings
 from tests.conftest import CHAIN_ID, Devnet, IndexedNode, JsonRpc
 

@@ -1,21 +1,15 @@
 """The ERC-20 Transfer-log index: which accounts ever held which token, and when last changed.
 
-``store`` keeps it (SQLite), ``follower`` fills it from a node (backfill, then follow the
-head through reorgs), ``progress`` reports a run, ``cli`` runs it (``python -m
-rosetta_node.index``). May import rpc, errors, settings, addresses and engine.chain; never
-Starlette or the api package.
+``model`` says what it holds, ``sqlite`` and ``postgres`` keep it, ``follower`` fills it
+from a node (backfill, then follow the head through reorgs) with ``log_source`` (the node
+reads), ``range_sizer``, ``fetch_window`` and ``commit_queue``; ``transfers`` parses Transfer
+logs, ``progress`` reports a run, ``cli`` runs it (``python -m rosetta_node.index``). May
+import rpc, errors, settings, addresses and engine.chain; never Starlette or the api package.
 """
 
-from .follower import (
-    TRANSFER_TOPIC,
-    Indexer,
-    IndexerError,
-    RangeSizer,
-    group_transfer_logs,
-    parse_transfer,
-)
-from .progress import ProgressBar, ProgressEvent
-from .store import (
+from .errors import IndexerError
+from .follower import Indexer
+from .model import (
     AccountToken,
     BlockLogs,
     ChainMismatch,
@@ -26,11 +20,13 @@ from .store import (
     IndexStoreError,
     ReorgTooDeep,
     Snapshot,
-    SqliteIndex,
-    SqliteStore,
     TokenHolding,
     Transfer,
 )
+from .progress import ProgressBar, ProgressEvent
+from .range_sizer import RangeSizer
+from .sqlite import SqliteIndex, SqliteStore
+from .transfers import TRANSFER_TOPIC, group_transfer_logs, parse_transfer
 
 __all__ = [
     "TRANSFER_TOPIC",

@@ -1,45 +1,22 @@
 """The storage-independent steps of an index write, shared by the SQLite and PostgreSQL stores.
 
-Pure functions over plain Python values: each store reads what they need, calls them, and
-keeps only its SQL, so both stores check chains, move the floor, fold logs and plan rollbacks
-the same way (their answers are compared row for row in the tests).
+Pure functions over plain Python values (and the writer's address-id cache): each store reads
+what they need, calls them, and keeps only its SQL, so both stores move the floor, fold logs
+and plan rollbacks the same way (their answers are compared row for row in the tests). What
+both refuse is in :mod:`.checks`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 from operator import itemgetter
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # store imports this module: no runtime import back
-    from .store import BlockLogs, Cursor
+from .model import BlockLogs
 
 Pair = tuple[str, str]  # (contract address, account address)
 IdPair = tuple[int, int]  # (contract id, account id)
 HoldingRow = tuple[int, int, int, int]  # contract id, account id, first block, last block
 JournalRow = tuple[int, int, int, int | None]  # block, contract id, account id, prev block
-
-
-def chain_break(current: Cursor | None, blocks: Sequence[BlockLogs]) -> str | None:
-    """Why ``blocks`` do not extend the indexed chain at ``current``; None when they do.
-
-    Numbers must ascend past the cursor; consecutive numbers must link by parent hash (a
-    backfill batch is sparse, so only neighbours can be checked). The store raises
-    ``ChainMismatch`` with the message (this module does not import the store).
-    """
-    prev_number = -1 if current is None else current.number
-    prev_hash = None if current is None else current.hash
-    for block in blocks:
-        if block.number <= prev_number:
-            return f"block {block.number} does not come after indexed block {prev_number}"
-        linked = prev_hash is None or block.parent_hash == prev_hash
-        if block.number == prev_number + 1 and not linked:
-            return (
-                f"block {block.number} ({block.hash}) has parent {block.parent_hash}, "
-                f"indexed block {prev_number} is {prev_hash}"
-            )
-        prev_number, prev_hash = block.number, block.hash
-    return None
 
 
 def next_floor(
@@ -55,6 +32,37 @@ def next_floor(
         old_floor = first - 1
     horizon = max(head if head is not None else cursor, cursor) - retention
     return max(old_floor, min(horizon, cursor))
+
+
+class AddressIds:
+    """address -> id for the writer: two generations of dicts, a cheap approximate LRU.
+
+    ``lookup`` leaves every address of a batch in ``young``, so the caller maps the whole
+    batch through that one dict.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.half = max(1, capacity // 2)
+        self.young: dict[str, int] = {}
+        self.old: dict[str, int] = {}
+
+    def lookup(self, addresses: set[str]) -> list[str]:
+        """Move the known ones of ``addresses`` into ``young``; returns the unknown ones."""
+        if len(self.young) + len(addresses) > self.half:
+            self.old, self.young = self.young, {}
+        young, old = self.young, self.old
+        missing = []
+        for address in addresses - young.keys():
+            found = old.get(address)
+            if found is None:
+                missing.append(address)
+            else:
+                young[address] = found
+        return missing
+
+    def clear(self) -> None:
+        self.young.clear()
+        self.old.clear()
 
 
 def fold_transfers(blocks: Sequence[BlockLogs]) -> tuple[dict[Pair, int], dict[Pair, int]]:

@@ -23,10 +23,11 @@ import msgspec
 from ..errors import CatalogError
 from ..rpc import RpcClient, RpcError
 from ..settings import ConfigError, NetworkSettings, load_settings, redact_url
-from .follower import Indexer, IndexerError
+from .errors import IndexerError
+from .follower import Indexer
+from .model import DEFAULT_RETENTION, IndexStore, IndexStoreError
 from .open import claim_writer, open_store, store_label
 from .progress import ProgressBar
-from .store import DEFAULT_RETENTION, IndexStore, IndexStoreError
 
 log = logging.getLogger("rosetta_node.index")
 

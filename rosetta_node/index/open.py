@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..settings import ConfigError, NetworkSettings
-from .store import IndexStore, SqliteStore
+from .model import IndexStore
+from .sqlite import SqliteStore
 
 
 def open_store(settings: NetworkSettings, network: str) -> IndexStore:

@@ -1,34 +1,10 @@
 """The Transfer-log index in PostgreSQL: several API replicas share one index.
 
-Same logical model and semantics as :mod:`.store` (read its docstring first): ``addresses``,
-``holding``, ``journal``, ``blocks``, ``cursor`` and ``meta`` tables, the ``holdings`` and
-``changes`` views, the floor ``retention`` blocks below the head, one transaction per
-``apply``/``rollback_to`` that moves holdings, journal, blocks and cursor together.
-
-Layout: one PostgreSQL *schema* per network (default ``rosetta_index_<network slug>``, e.g.
-``rosetta_index_ethereum_mainnet``), so several networks share one database; the schema
-records the network it belongs to and refuses another. Addresses are ``text COLLATE "C"``
-(byte order, as in SQLite), numbers ``bigint``.
-
-One writer, many readers. Every API replica opens the same index and reads from it; exactly
-one process writes (follows the head). That is decided by a session-level PostgreSQL
-*advisory lock* (``pg_try_advisory_lock``) on a key derived from the schema name, held by the
-store's dedicated writer connection for as long as it lives:
-
-- ``try_lock_writer()`` takes it if free; ``wait_writer()`` waits until it is free (a standby
-  replica: it reads meanwhile, and takes over when the writer's session ends, for instance
-  because its process died: PostgreSQL releases the lock with the session);
-- every write (``apply``, ``rollback_to``, ``set_bulk``, ``set_meta``) first makes sure this
-  store holds the lock (taking it when free) and otherwise raises :class:`WriterBusy`
-  without writing, so a second follower can never interleave its commits with the first's;
-- if the writer connection is lost, the lock is lost with it: the next write reconnects and
-  must take the lock again.
-
-Reads: the snapshot reads (``account_tokens``, ``contract_holders``, ``holder_count``,
-``balance_changes``) and ``dump`` each run in ONE ``REPEATABLE READ READ ONLY`` transaction on
-a pooled connection, together with the cursor, so rows and cursor come from the same commit.
-Reads of the index's own progress (``cursor``, ``floor``, ``block_hash``, ...) go through the
-writer connection in order with the writes queued before them, as in :class:`SqliteStore`.
+Same logical model and semantics as SQLite's (:mod:`.model`): ``addresses``, ``holding``,
+``journal``, ``blocks``, ``cursor`` and ``meta`` tables, the ``holdings`` and ``changes``
+views, the floor ``retention`` blocks below the head, one transaction per
+``apply``/``rollback_to`` that moves holdings, journal, blocks and cursor together. The
+schema per network, the writer lock and the transactions: :mod:`.postgres_session`.
 
 Writes are batched: a whole ``apply`` is a handful of statements whose rows travel as arrays
 (``unnest``), whatever the number of blocks and logs. Bulk mode drops the two query indexes
@@ -37,378 +13,80 @@ and builds them back, as in SQLite.
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import re
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
-from urllib.parse import unquote, urlsplit, urlunsplit
+from collections.abc import Sequence
+from typing import Any
 
-import asyncpg
-
-from . import batch
-from .store import (
-    DEFAULT_ADDRESS_CACHE,
-    DEFAULT_RETENTION,
-    SCHEMA_VERSION,
+from . import batch, checks, sql
+from .model import (
     AccountToken,
     BlockLogs,
-    ChainMismatch,
     Change,
     Cursor,
     Holder,
     IndexDump,
-    IndexStoreError,
-    ReorgTooDeep,
     Snapshot,
     TokenHolding,
     WriterBusy,
-    _AddressIds,
-    _upto,
+)
+from .postgres_session import Connection, PostgresSession, redact_dsn, schema_name
+
+__all__ = ["PostgresStore", "WriterBusy", "redact_dsn", "schema_name"]
+
+_UNNEST_HOLDING = (
+    "INSERT INTO {s}.holding(contract, account, first_block, last_block) "
+    "SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[]) "
+    "ON CONFLICT(contract, account) DO UPDATE SET last_block = excluded.last_block"
+)
+_UNNEST_JOURNAL = (
+    "INSERT INTO {s}.journal(block_number, contract, account, prev_block) "
+    "SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[])"
+)
+_UNNEST_BLOCKS = (
+    "INSERT INTO {s}.blocks(number, hash, parent_hash, transfers) "
+    "SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::integer[])"
+)
+_STORED_PAIRS = (
+    "SELECT h.contract, h.account, h.last_block FROM {s}.holding h "
+    "JOIN unnest($1::bigint[], $2::bigint[]) AS s(contract, account) "
+    "ON h.contract = s.contract AND h.account = s.account"
+)
+_DELETE_PAIRS = (
+    "DELETE FROM {s}.holding h USING unnest($1::bigint[], $2::bigint[]) AS s(contract, account) "
+    "WHERE h.contract = s.contract AND h.account = s.account"
+)
+_RESTORE_PAIRS = (
+    "UPDATE {s}.holding h SET last_block = s.prev "
+    "FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS s(contract, account, prev) "
+    "WHERE h.contract = s.contract AND h.account = s.account"
+)
+_KNOWN_ADDRESSES = "SELECT address, id FROM {s}.addresses WHERE address = ANY($1::text[])"
+_NEW_ADDRESSES = (
+    "INSERT INTO {s}.addresses(address) "
+    "SELECT a FROM unnest($1::text[]) WITH ORDINALITY AS t(a, i) ORDER BY i "
+    "RETURNING address, id"
 )
 
-T = TypeVar("T")
-Connection = Any  # asyncpg.Connection (asyncpg ships no type information)
 
-_TABLES = """
-CREATE SCHEMA IF NOT EXISTS {s};
-CREATE TABLE IF NOT EXISTS {s}.meta(key text PRIMARY KEY, value text NOT NULL);
-CREATE TABLE IF NOT EXISTS {s}.cursor(
-    network text PRIMARY KEY, number bigint NOT NULL, hash text NOT NULL);
-CREATE TABLE IF NOT EXISTS {s}.blocks(
-    number bigint PRIMARY KEY,
-    hash text NOT NULL,
-    parent_hash text NOT NULL,
-    transfers integer NOT NULL DEFAULT 0);
-CREATE TABLE IF NOT EXISTS {s}.addresses(
-    id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
-    address text COLLATE "C" NOT NULL UNIQUE);
-CREATE TABLE IF NOT EXISTS {s}.holding(
-    contract bigint NOT NULL,
-    account bigint NOT NULL,
-    first_block bigint NOT NULL,
-    last_block bigint NOT NULL,
-    PRIMARY KEY(contract, account));
-CREATE TABLE IF NOT EXISTS {s}.journal(
-    block_number bigint NOT NULL,
-    contract bigint NOT NULL,
-    account bigint NOT NULL,
-    prev_block bigint,
-    PRIMARY KEY(block_number, contract, account));
-CREATE OR REPLACE VIEW {s}.holdings(contract, account, first_block, last_block, last_hash) AS
-    SELECT c.address, a.address, h.first_block, h.last_block, b.hash
-    FROM {s}.holding h
-    JOIN {s}.addresses c ON c.id = h.contract
-    JOIN {s}.addresses a ON a.id = h.account
-    JOIN {s}.blocks b ON b.number = h.last_block;
-CREATE OR REPLACE VIEW {s}.changes(contract, account, block_number, block_hash, prev_block) AS
-    SELECT c.address, a.address, j.block_number, b.hash, j.prev_block
-    FROM {s}.journal j
-    JOIN {s}.addresses c ON c.id = j.contract
-    JOIN {s}.addresses a ON a.id = j.account
-    JOIN {s}.blocks b ON b.number = j.block_number;
-"""
-
-# The query indexes: left out during a bulk load, built after (as in SQLite).
-_INDEXES = {
-    "holding_by_account": "CREATE INDEX IF NOT EXISTS holding_by_account ON {s}.holding(account)",
-    "holding_by_change": (
-        "CREATE INDEX IF NOT EXISTS holding_by_change ON {s}.holding(contract, last_block)"
-    ),
-}
-
-_HOLDINGS = (
-    "SELECT {columns} FROM {s}.holding h "
-    "JOIN {s}.addresses a ON a.id = h.account "
-    "JOIN {s}.blocks b ON b.number = h.last_block "
-)
-
-# Connections that died, or that asyncpg refuses to use any more.
-_LOST = (asyncpg.exceptions.ConnectionDoesNotExistError, asyncpg.exceptions.InterfaceError, OSError)
+def _columns(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
+    """Rows as columns, the arrays ``unnest`` takes."""
+    return [list(column) for column in zip(*rows, strict=True)]
 
 
-def schema_name(network: str) -> str:
-    """The default PostgreSQL schema of a network's index: ``rosetta_index_<slug>``."""
-    slug = re.sub(r"[^a-z0-9]+", "_", network.lower()).strip("_") or "default"
-    name = "rosetta_index_" + slug
-    if len(name) > 63:  # PostgreSQL's identifier limit: keep it unique
-        digest = hashlib.sha256(network.encode()).hexdigest()[:8]
-        name = name[:54] + "_" + digest
-    return name
-
-
-def quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def redact_dsn(url: str) -> str:
-    """A PostgreSQL URL fit for logs and messages: user, hosts and database, no password or
-    query (which may carry one)."""
-    parts = urlsplit(url)
-    userinfo, at, hosts = parts.netloc.rpartition("@")
-    netloc = f"{userinfo.partition(':')[0]}@{hosts}" if at else hosts
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-
-
-def _secret(url: str) -> str | None:
-    try:
-        password = urlsplit(url).password
-    except ValueError:
-        return None
-    return unquote(password) if password else None
-
-
-def _lock_key(purpose: str, schema: str) -> int:
-    """A signed 64-bit advisory lock key for ``purpose`` on ``schema``."""
-    digest = hashlib.sha256(f"rosetta-node index {purpose} {schema}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
-
-
-class PostgresStore:
-    """:class:`~rosetta_node.index.store.IndexStore` over PostgreSQL (asyncpg).
+class PostgresStore(PostgresSession):
+    """:class:`~rosetta_node.index.model.IndexStore` over PostgreSQL (asyncpg).
 
     Connects on first use (or :meth:`connect`): one writer connection (the advisory lock,
     writes and progress reads) and a pool of ``readers`` connections for the API's reads.
     """
 
-    def __init__(
-        self,
-        dsn: str,
-        *,
-        network: str = "default",
-        retention: int = DEFAULT_RETENTION,
-        readers: int = 4,
-        schema: str | None = None,
-        address_cache: int = DEFAULT_ADDRESS_CACHE,
-        connect_timeout: float = 10.0,
-    ) -> None:
-        if retention < 1:
-            raise ValueError("retention must be at least 1 block")
-        self.dsn = dsn
-        self.label = redact_dsn(dsn)
-        self.network = network
-        self.retention = retention
-        self.readers = max(1, readers)
-        self.schema = schema or schema_name(network)
-        self.connect_timeout = connect_timeout
-        self.lock_key = _lock_key("writer", self.schema)
-        self._init_key = _lock_key("schema", self.schema)
-        self._s = quote_ident(self.schema)
-        self._ids = _AddressIds(address_cache)
-        self._writer: Connection | None = None
-        self._pool: Any = None
-        self._is_writer = False
-        self._closed = False
-        self._wlock = asyncio.Lock()
-        self._open_lock = asyncio.Lock()
-
-    def __repr__(self) -> str:
-        return f"PostgresStore({self.label!r}, schema={self.schema!r})"
-
-    def _sql(self, text: str, **kw: str) -> str:
-        return text.format(s=self._s, **kw)
-
-    def _error(self, what: str, exc: BaseException) -> IndexStoreError:
-        text = f"{self.label}: {what}: {type(exc).__name__}: {exc}"
-        secret = _secret(self.dsn)
-        if secret:
-            text = text.replace(secret, "***")
-        return IndexStoreError(text)
-
-    # -- connections -------------------------------------------------------------------------
-
-    async def _connect_one(self) -> Connection:
-        try:
-            return await asyncpg.connect(self.dsn, timeout=self.connect_timeout)
-        except (asyncio.CancelledError, KeyboardInterrupt):
-            raise
-        except Exception as exc:
-            raise self._error("cannot connect", exc) from None
-
-    async def connect(self) -> None:
-        """Connect, create the schema when missing, check it belongs to this network."""
-        if self._closed:
-            raise IndexStoreError("store is closed")
-        if self._pool is not None:
-            return
-        async with self._open_lock:
-            if self._pool is not None:
-                return
-            writer = await self._connect_one()
-            try:
-                await self._init_schema(writer)
-                pool = await asyncpg.create_pool(
-                    self.dsn, min_size=1, max_size=self.readers, timeout=self.connect_timeout
-                )
-            except BaseException as exc:
-                await writer.close()
-                if isinstance(exc, IndexStoreError | asyncio.CancelledError | KeyboardInterrupt):
-                    raise
-                if isinstance(exc, Exception):
-                    raise self._error("cannot open the index", exc) from None
-                raise
-            self._writer, self._pool = writer, pool
-
-    async def _init_schema(self, con: Connection) -> None:
-        async with con.transaction():
-            # Replicas may start together: one creates the schema, the others wait here.
-            await con.execute("SELECT pg_advisory_xact_lock($1)", self._init_key)
-            ready = await con.fetchval("SELECT to_regclass($1)", f"{self._s}.meta")
-            if ready is None:
-                await con.execute(self._sql(_TABLES))
-                for statement in _INDEXES.values():
-                    await con.execute(self._sql(statement))
-                await self._set_meta(con, "schema_version", str(SCHEMA_VERSION))
-                await self._set_meta(con, "network", self.network)
-            version = await self._meta(con, "schema_version")
-            if version != str(SCHEMA_VERSION):
-                raise IndexStoreError(
-                    f"{self.label} schema {self.schema}: index schema version {version}, this "
-                    f"code reads {SCHEMA_VERSION}; re-index into a new schema"
-                )
-            owner = await self._meta(con, "network")
-            others = await con.fetch(
-                self._sql("SELECT network FROM {s}.cursor WHERE network <> $1"), self.network
-            )
-            if owner != self.network or others:
-                name = owner if owner != self.network else others[0]["network"]
-                raise IndexStoreError(
-                    f"{self.label} schema {self.schema}: holds the index of network {name!r}, "
-                    f"not {self.network!r}; use one schema per network"
-                )
-
-    async def _writer_connection(self) -> Connection:
-        await self.connect()
-        con = self._writer
-        if con is None or con.is_closed():
-            # Lost (server restart, network): so is the advisory lock.
-            self._is_writer = False
-            self._ids.clear()
-            self._writer = con = await self._connect_one()
-        return con
-
-    # -- the writer lock ---------------------------------------------------------------------
-
-    @property
-    def is_writer(self) -> bool:
-        """This store holds the writer lock (as far as it knows: see :meth:`try_lock_writer`)."""
-        return self._is_writer and self._writer is not None and not self._writer.is_closed()
-
-    async def _try_lock(self, con: Connection) -> bool:
-        if not self._is_writer:
-            self._is_writer = bool(
-                await con.fetchval("SELECT pg_try_advisory_lock($1)", self.lock_key)
-            )
-        return self._is_writer
-
-    async def try_lock_writer(self) -> bool:
-        """Take the index's writer lock if no other session holds it; True when held."""
-        async with self._wlock:
-            con = await self._writer_connection()
-            try:
-                return await self._try_lock(con)
-            except _LOST as exc:
-                self._is_writer = False
-                raise self._error("lost the connection", exc) from None
-
-    async def wait_writer(self, poll: float = 1.0) -> None:
-        """Until this store holds the writer lock (a standby replica waits here)."""
-        while not await self.try_lock_writer():
-            await asyncio.sleep(poll)
-
-    async def unlock_writer(self) -> None:
-        """Give the writer lock up (another replica may take over)."""
-        async with self._wlock:
-            con = self._writer
-            if self._is_writer and con is not None and not con.is_closed():
-                await con.execute("SELECT pg_advisory_unlock($1)", self.lock_key)
-            self._is_writer = False
-
-    # -- plumbing ----------------------------------------------------------------------------
-
-    async def _progress(self, fn: Callable[[Connection], Awaitable[T]]) -> T:
-        """A read on the writer connection, in order with the writes queued before it."""
-        async with self._wlock:
-            con = await self._writer_connection()
-            try:
-                return await fn(con)
-            except _LOST as exc:
-                raise self._error("lost the connection", exc) from None
-
-    async def _write(self, fn: Callable[[Connection], Awaitable[T]]) -> T:
-        """One write transaction, only while this store holds the writer lock."""
-        async with self._wlock:
-            con = await self._writer_connection()
-            try:
-                if not await self._try_lock(con):
-                    raise WriterBusy(
-                        f"{self.label} schema {self.schema}: another process is writing the "
-                        f"index of {self.network!r} (it holds the writer lock); this one only "
-                        "reads"
-                    )
-                async with con.transaction():
-                    return await fn(con)
-            except BaseException as exc:
-                self._ids.clear()  # it may hold ids of addresses whose insert was rolled back
-                if isinstance(exc, _LOST):
-                    self._is_writer = False
-                    raise self._error("lost the connection", exc) from None
-                raise
-
-    async def _read(self, fn: Callable[[Connection], Awaitable[T]]) -> T:
-        """One REPEATABLE READ, read-only transaction on a pooled connection."""
-        await self.connect()
-        async with (
-            self._pool.acquire() as con,
-            con.transaction(isolation="repeatable_read", readonly=True),
-        ):
-            return await fn(con)
-
-    async def _snapshot(self, fn: Callable[[Connection], Awaitable[T]]) -> Snapshot[T]:
-        async def read(con: Connection) -> Snapshot[T]:
-            # Both in one REPEATABLE READ transaction: the rows and the cursor come from the
-            # same commit, whatever the writer does meanwhile.
-            cursor = await self._cursor(con)
-            return Snapshot(cursor, await fn(con))
-
-        return await self._read(read)
-
     # -- small reads -------------------------------------------------------------------------
 
-    async def _meta(self, con: Connection, key: str) -> str | None:
-        value = await con.fetchval(self._sql("SELECT value FROM {s}.meta WHERE key = $1"), key)
-        return None if value is None else str(value)
-
-    async def _set_meta(self, con: Connection, key: str, value: str) -> None:
-        await con.execute(
-            self._sql(
-                "INSERT INTO {s}.meta(key, value) VALUES ($1, $2) "
-                "ON CONFLICT(key) DO UPDATE SET value = excluded.value"
-            ),
-            key,
-            value,
-        )
-
-    async def _cursor(self, con: Connection) -> Cursor | None:
-        row = await con.fetchrow(
-            self._sql("SELECT number, hash FROM {s}.cursor WHERE network = $1"), self.network
-        )
-        return None if row is None else Cursor(int(row[0]), str(row[1]))
-
-    async def _floor(self, con: Connection) -> int | None:
-        value = await self._meta(con, "floor")
-        return None if value is None else int(value)
-
     async def _block_hash(self, con: Connection, number: int) -> str | None:
-        value = await con.fetchval(
-            self._sql("SELECT hash FROM {s}.blocks WHERE number = $1"), number
-        )
+        value = await con.fetchval(self._sql(sql.BLOCK_HASH), number)
         return None if value is None else str(value)
 
     async def _address_id(self, con: Connection, address: str) -> int | None:
-        value = await con.fetchval(
-            self._sql("SELECT id FROM {s}.addresses WHERE address = $1"), address.lower()
-        )
+        value = await con.fetchval(self._sql(sql.ADDRESS_ID), address.lower())
         return None if value is None else int(value)
 
     async def cursor(self) -> Cursor | None:
@@ -433,15 +111,8 @@ class PostgresStore:
         """Stored blocks, highest first, with numbers below ``below`` (all when None)."""
 
         async def read(con: Connection) -> list[Cursor]:
-            rows = await con.fetch(
-                self._sql(
-                    "SELECT number, hash FROM {s}.blocks WHERE number < $1 "
-                    "ORDER BY number DESC LIMIT $2"
-                ),
-                _upto(below),
-                limit,
-            )
-            return [Cursor(int(n), str(h)) for n, h in rows]
+            rows = await con.fetch(self._sql(sql.RECENT_BLOCKS), sql.upto(below), limit)
+            return sql.cursors(rows)
 
         return await self._progress(read)
 
@@ -450,38 +121,26 @@ class PostgresStore:
 
         async def write(con: Connection) -> None:
             if on:
-                for name in _INDEXES:
-                    await con.execute(f"DROP INDEX IF EXISTS {self._s}.{name}")
+                for name in sql.INDEXES:
+                    await con.execute(self._sql(sql.DROP_INDEX, name=name))
                 await self._set_meta(con, "bulk", "1")
             else:
-                for statement in _INDEXES.values():
+                for statement in sql.INDEXES.values():
                     await con.execute(self._sql(statement))
-                await con.execute(self._sql("DELETE FROM {s}.meta WHERE key = 'bulk'"))
+                await con.execute(self._sql(sql.END_BULK))
 
         await self._write(write)
 
     # -- queries -----------------------------------------------------------------------------
 
-    async def _tokens_of(self, con: Connection, account: str, upto: int) -> list[Any]:
-        return list(
-            await con.fetch(
-                self._sql(
-                    "SELECT c.address, h.first_block, h.last_block, b.hash "
-                    "FROM {s}.addresses a "
-                    "JOIN {s}.holding h ON h.account = a.id "
-                    "JOIN {s}.addresses c ON c.id = h.contract "
-                    "JOIN {s}.blocks b ON b.number = h.last_block "
-                    "WHERE a.address = $1 AND h.first_block <= $2 ORDER BY c.address"
-                ),
-                account.lower(),
-                upto,
-            )
-        )
+    async def _account_tokens(self, con: Connection, account: str, upto: int) -> list[AccountToken]:
+        rows = await con.fetch(self._sql(sql.ACCOUNT_TOKENS), account.lower(), upto)
+        return sql.account_tokens(rows)
 
     async def tokens_of(self, account: str) -> list[TokenHolding]:
         """Tokens ``account`` ever sent or received, by contract address."""
-        rows = await self._read(lambda con: self._tokens_of(con, account, _upto(None)))
-        return [TokenHolding(c, int(n), h) for c, _, n, h in rows]
+        rows = await self._read(lambda con: self._account_tokens(con, account, sql.upto(None)))
+        return [TokenHolding(t.contract, t.last_block, t.last_hash) for t in rows]
 
     async def _holders(
         self, con: Connection, contract: str, after: str | None, limit: int, upto: int
@@ -490,25 +149,17 @@ class PostgresStore:
         after_id = -1 if after is None else await self._address_id(con, after)
         if contract_id is None or after_id is None:
             return []
-        rows = await con.fetch(
-            self._sql(
-                _HOLDINGS.format(columns="a.address, h.first_block, h.last_block, b.hash", s="{s}")
-                + "WHERE h.contract = $1 AND h.account > $2 AND h.first_block <= $3 "
-                "ORDER BY h.account LIMIT $4"
-            ),
-            contract_id,
-            after_id,
-            upto,
-            max(0, limit),
-        )
-        return [Holder(a, int(f), int(n), h) for a, f, n, h in rows]
+        rows = await con.fetch(self._sql(sql.HOLDERS), contract_id, after_id, upto, max(0, limit))
+        return sql.holders(rows)
 
     async def holders(
         self, contract: str, after: str | None = None, limit: int = 100
     ) -> list[Holder]:
         """Accounts that ever sent or received ``contract``, in first-seen order; the next
         page starts after the last row's account, given as ``after``."""
-        return await self._read(lambda con: self._holders(con, contract, after, limit, _upto(None)))
+        return await self._read(
+            lambda con: self._holders(con, contract, after, limit, sql.upto(None))
+        )
 
     async def _changed_since(
         self,
@@ -528,19 +179,14 @@ class PostgresStore:
                 return []
             page_block, page_account = page_after[0], found
         rows = await con.fetch(
-            self._sql(
-                _HOLDINGS.format(columns="a.address, h.last_block, b.hash", s="{s}")
-                + "WHERE h.contract = $1 AND h.last_block > $2 "
-                "AND (h.last_block, h.account) > ($3, $4) "
-                "ORDER BY h.last_block, h.account LIMIT $5"
-            ),
+            self._sql(sql.CHANGED_SINCE),
             contract_id,
             after_block,
             page_block,
             page_account,
             max(0, limit),
         )
-        return [Change(a, int(n), h) for a, n, h in rows]
+        return sql.changes(rows)
 
     async def changed_since(
         self,
@@ -561,19 +207,16 @@ class PostgresStore:
         self, account: str, at_block: int | None = None
     ) -> Snapshot[list[AccountToken]]:
         """Tokens ``account`` sent or received (by ``at_block`` when given), by contract."""
-
-        async def read(con: Connection) -> list[AccountToken]:
-            rows = await self._tokens_of(con, account, _upto(at_block))
-            return [AccountToken(c, int(f), int(n), h) for c, f, n, h in rows]
-
-        return await self._snapshot(read)
+        return await self._snapshot(
+            lambda con: self._account_tokens(con, account, sql.upto(at_block))
+        )
 
     async def contract_holders(
         self, contract: str, after: str | None = None, limit: int = 100, at_block: int | None = None
     ) -> Snapshot[list[Holder]]:
         """Like :meth:`holders`, limited to accounts first seen by ``at_block`` when given."""
         return await self._snapshot(
-            lambda con: self._holders(con, contract, after, limit, _upto(at_block))
+            lambda con: self._holders(con, contract, after, limit, sql.upto(at_block))
         )
 
     async def holder_count(self, contract: str, at_block: int | None = None) -> Snapshot[int]:
@@ -583,14 +226,9 @@ class PostgresStore:
             contract_id = await self._address_id(con, contract)
             if contract_id is None:
                 return 0
-            count = await con.fetchval(
-                self._sql(
-                    "SELECT count(*) FROM {s}.holding WHERE contract = $1 AND first_block <= $2"
-                ),
-                contract_id,
-                _upto(at_block),
+            return int(
+                await con.fetchval(self._sql(sql.HOLDER_COUNT), contract_id, sql.upto(at_block))
             )
-            return int(count)
 
         return await self._snapshot(read)
 
@@ -610,31 +248,12 @@ class PostgresStore:
         """The whole index (tests and tools), read in one snapshot; compare with SQLite's."""
 
         async def read(con: Connection) -> IndexDump:
-            holdings = await con.fetch(
-                self._sql(
-                    "SELECT contract, account, first_block, last_block, last_hash "
-                    "FROM {s}.holdings ORDER BY contract, account"
-                )
-            )
-            changes = await con.fetch(
-                self._sql(
-                    "SELECT block_number, contract, account, block_hash, prev_block "
-                    "FROM {s}.changes ORDER BY block_number, contract, account"
-                )
-            )
-            blocks = await con.fetch(
-                self._sql("SELECT number, hash, parent_hash FROM {s}.blocks ORDER BY number")
-            )
-            return IndexDump(
-                cursor=await self._cursor(con),
-                floor=await self._floor(con),
-                holdings=[(str(c), str(a), int(f), int(n), str(h)) for c, a, f, n, h in holdings],
-                changes=[
-                    (int(n), str(c), str(a), str(h), None if p is None else int(p))
-                    for n, c, a, h, p in changes
-                ],
-                blocks=[(int(n), str(h), str(p)) for n, h, p in blocks],
-            )
+            holdings = await con.fetch(self._sql(sql.DUMP_HOLDINGS))
+            changes = await con.fetch(self._sql(sql.DUMP_CHANGES))
+            blocks = await con.fetch(self._sql(sql.DUMP_BLOCKS))
+            cursor = await self._cursor(con)
+            floor = await self._floor(con)
+            return IndexDump.from_rows(cursor, floor, holdings, changes, blocks)
 
         return await self._read(read)
 
@@ -645,8 +264,7 @@ class PostgresStore:
     ) -> None:
         """Index ``blocks`` (ascending, extending the cursor) and move the cursor, atomically;
         the same contract as :meth:`SqliteIndex.apply`."""
-        if not blocks or blocks[-1].number != cursor.number or blocks[-1].hash != cursor.hash:
-            raise ValueError("cursor must name the last block of `blocks`")
+        checks.check_batch(blocks, cursor)
         await self._write(lambda con: self._apply(con, blocks, cursor, head))
 
     async def _resolve(self, con: Connection, addresses: set[str]) -> dict[str, int]:
@@ -656,21 +274,11 @@ class PostgresStore:
         ids = cache.young
         if missing:
             missing.sort()  # ids in address order within a batch, as SQLite assigns them
-            known = await con.fetch(
-                self._sql("SELECT address, id FROM {s}.addresses WHERE address = ANY($1::text[])"),
-                missing,
-            )
+            known = await con.fetch(self._sql(_KNOWN_ADDRESSES), missing)
             ids.update((a, int(i)) for a, i in known)
             if len(known) < len(missing):
                 new = [a for a in missing if a not in ids]
-                inserted = await con.fetch(
-                    self._sql(
-                        "INSERT INTO {s}.addresses(address) "
-                        "SELECT a FROM unnest($1::text[]) WITH ORDINALITY AS t(a, i) ORDER BY i "
-                        "RETURNING address, id"
-                    ),
-                    new,
-                )
+                inserted = await con.fetch(self._sql(_NEW_ADDRESSES), new)
                 ids.update((a, int(i)) for a, i in inserted)
         return ids
 
@@ -678,12 +286,8 @@ class PostgresStore:
         self, con: Connection, blocks: Sequence[BlockLogs], cursor: Cursor, head: int | None
     ) -> None:
         current = await self._cursor(con)
-        problem = batch.chain_break(current, blocks)
-        if problem is not None:
-            raise ChainMismatch(problem)
         stored_floor = await self._floor(con)
-        old_floor = None if current is None else stored_floor
-        floor = batch.next_floor(old_floor, blocks[0].number, cursor.number, head, self.retention)
+        floor = checks.apply_floor(current, stored_floor, blocks, cursor, head, self.retention)
 
         first, last = batch.fold_transfers(blocks)
         ids = await self._resolve(con, batch.pair_addresses(last.keys()))
@@ -692,62 +296,22 @@ class PostgresStore:
             await self._journal_rows(con, blocks, floor, ids) if blocks[-1].number > floor else []
         )
         if touched:
-            contracts, accounts, firsts, lasts = map(list, zip(*touched, strict=True))
-            await con.execute(
-                self._sql(
-                    "INSERT INTO {s}.holding(contract, account, first_block, last_block) "
-                    "SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], "
-                    "$4::bigint[]) ON CONFLICT(contract, account) DO UPDATE SET "
-                    "last_block = excluded.last_block"
-                ),
-                contracts,
-                accounts,
-                firsts,
-                lasts,
-            )
+            await con.execute(self._sql(_UNNEST_HOLDING), *_columns(touched))
         if journal:
-            numbers, contracts, accounts, prevs = map(list, zip(*journal, strict=True))
-            await con.execute(
-                self._sql(
-                    "INSERT INTO {s}.journal(block_number, contract, account, prev_block) "
-                    "SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], "
-                    "$4::bigint[])"
-                ),
-                numbers,
-                contracts,
-                accounts,
-                prevs,
-            )
+            await con.execute(self._sql(_UNNEST_JOURNAL), *_columns(journal))
         kept = batch.kept_blocks(blocks, floor, cursor.number)
         await con.execute(
-            self._sql(
-                "INSERT INTO {s}.blocks(number, hash, parent_hash, transfers) "
-                "SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::integer[])"
-            ),
+            self._sql(_UNNEST_BLOCKS),
             [b.number for b in kept],
             [b.hash for b in kept],
             [b.parent_hash for b in kept],
             [len(b.transfers) for b in kept],
         )
-        await con.execute(
-            self._sql(
-                "INSERT INTO {s}.cursor(network, number, hash) VALUES ($1, $2, $3) "
-                "ON CONFLICT(network) DO UPDATE SET number = excluded.number, "
-                "hash = excluded.hash"
-            ),
-            self.network,
-            cursor.number,
-            cursor.hash,
-        )
+        await con.execute(self._sql(sql.SET_CURSOR), self.network, cursor.number, cursor.hash)
         if floor != stored_floor:
-            await con.execute(self._sql("DELETE FROM {s}.journal WHERE block_number <= $1"), floor)
-            # Blocks without logs below the old floor are gone already: look above it only.
+            await con.execute(self._sql(sql.PRUNE_JOURNAL), floor)
             await con.execute(
-                self._sql(
-                    "DELETE FROM {s}.blocks WHERE number < $1 AND number >= $2 AND transfers = 0"
-                ),
-                floor,
-                -1 if stored_floor is None else stored_floor,
+                self._sql(sql.PRUNE_BLOCKS), floor, -1 if stored_floor is None else stored_floor
             )
             await self._set_meta(con, "floor", str(floor))
 
@@ -758,16 +322,7 @@ class PostgresStore:
         touched_in, wanted = batch.pairs_by_block(blocks, floor, ids)
         if not wanted:
             return []
-        contracts, accounts = map(list, zip(*wanted, strict=True))
-        stored = await con.fetch(
-            self._sql(
-                "SELECT h.contract, h.account, h.last_block FROM {s}.holding h "
-                "JOIN unnest($1::bigint[], $2::bigint[]) AS s(contract, account) "
-                "ON h.contract = s.contract AND h.account = s.account"
-            ),
-            contracts,
-            accounts,
-        )
+        stored = await con.fetch(self._sql(_STORED_PAIRS), *_columns(list(wanted)))
         return batch.undo_rows(touched_in, floor, wanted, stored)
 
     async def rollback_to(self, number: int) -> Cursor:
@@ -776,87 +331,16 @@ class PostgresStore:
 
     async def _rollback_to(self, con: Connection, number: int) -> Cursor:
         current = await self._cursor(con)
-        if current is None:
-            raise IndexStoreError("nothing indexed yet")
-        if number >= current.number:
-            if number == current.number:
-                return current
-            raise IndexStoreError(f"block {number} is above the cursor {current.number}")
-        floor = await self._floor(con)
-        if floor is not None and number < floor:
-            raise ReorgTooDeep(
-                f"rollback to block {number} is below the journal floor {floor}; re-index"
-            )
-        block_hash = await self._block_hash(con, number)
-        if block_hash is None:
-            raise IndexStoreError(f"block {number} is not a stored block; cannot roll back to it")
-        gone, back = batch.restore_plan(
-            await con.fetch(
-                self._sql(
-                    "SELECT contract, account, prev_block FROM {s}.journal "
-                    "WHERE block_number > $1 ORDER BY block_number DESC"
-                ),
-                number,
-            )
-        )
+        done = checks.rollback_done(current, await self._floor(con), number)
+        if done is not None:
+            return done
+        target = checks.rollback_target(number, await self._block_hash(con, number))
+        gone, back = batch.restore_plan(await con.fetch(self._sql(sql.UNDO_JOURNAL), number))
         if gone:
-            contracts, accounts = map(list, zip(*gone, strict=True))
-            await con.execute(
-                self._sql(
-                    "DELETE FROM {s}.holding h "
-                    "USING unnest($1::bigint[], $2::bigint[]) AS s(contract, account) "
-                    "WHERE h.contract = s.contract AND h.account = s.account"
-                ),
-                contracts,
-                accounts,
-            )
+            await con.execute(self._sql(_DELETE_PAIRS), *_columns(gone))
         if back:
-            contracts, accounts, prevs = map(list, zip(*back, strict=True))
-            await con.execute(
-                self._sql(
-                    "UPDATE {s}.holding h SET last_block = s.prev "
-                    "FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) "
-                    "AS s(contract, account, prev) "
-                    "WHERE h.contract = s.contract AND h.account = s.account"
-                ),
-                contracts,
-                accounts,
-                prevs,
-            )
-        await con.execute(self._sql("DELETE FROM {s}.journal WHERE block_number > $1"), number)
-        await con.execute(self._sql("DELETE FROM {s}.blocks WHERE number > $1"), number)
-        await con.execute(
-            self._sql("UPDATE {s}.cursor SET number = $1, hash = $2 WHERE network = $3"),
-            number,
-            block_hash,
-            self.network,
-        )
-        return Cursor(number, block_hash)
-
-    # -- lifecycle ---------------------------------------------------------------------------
-
-    async def drop(self) -> None:
-        """Delete this network's index (its whole schema); tests and re-indexing."""
-        async with self._wlock:
-            con = await self._writer_connection()
-            await con.execute(f"DROP SCHEMA IF EXISTS {self._s} CASCADE")
-        await self.close()
-
-    async def close(self) -> None:
-        """Close the connections; the writer lock goes with the writer's session."""
-        if self._closed:
-            return
-        self._closed = True
-        pool, writer = self._pool, self._writer
-        self._pool = self._writer = None
-        self._is_writer = False
-        if pool is not None:
-            try:
-                await asyncio.wait_for(pool.close(), 10.0)
-            except (TimeoutError, *_LOST):
-                pool.terminate()
-        if writer is not None and not writer.is_closed():
-            try:
-                await asyncio.wait_for(writer.close(), 10.0)
-            except (TimeoutError, *_LOST):
-                writer.terminate()
+            await con.execute(self._sql(_RESTORE_PAIRS), *_columns(back))
+        await con.execute(self._sql(sql.DROP_JOURNAL_ABOVE), number)
+        await con.execute(self._sql(sql.DROP_BLOCKS_ABOVE), number)
+        await con.execute(self._sql(sql.MOVE_CURSOR), target.number, target.hash, self.network)
+        return target

@@ -38,8 +38,8 @@ from ..errors import (
 from ..metrics import INDEX_HEAD, INDEX_LAG
 from ..rpc import RpcError
 from .follower import Indexer
+from .model import Cursor, IndexStore, Snapshot, WriterBusy
 from .open import claim_writer, open_store
-from .store import Cursor, IndexStore, Snapshot, WriterBusy
 
 log = logging.getLogger(__name__)
 
