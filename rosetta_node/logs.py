@@ -122,5 +122,3 @@ def setup_logging(level: str, *, json_lines: bool | None = None) -> None:
         logger = logging.getLogger(name)
         logger.handlers[:] = []
         logger.propagate = True
-    # aiohttp logs full URLs on some failures; URLs can hold credentials.
-    logging.getLogger("aiohttp").setLevel(logging.ERROR)
