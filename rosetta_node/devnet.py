@@ -27,7 +27,7 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 ANVIL_VERSION = "1.7.1"
 DEFAULT_CHAIN_ID = 31337
@@ -140,7 +140,7 @@ def ensure_anvil() -> Path:
         if proc.returncode != 0:
             raise RuntimeError(
                 f"`{' '.join(cmd)}` failed with exit code {proc.returncode}:\n"
-                f"{_tail(proc.stdout)}\n{_tail(proc.stderr)}"
+                f"{tail(proc.stdout)}\n{tail(proc.stderr)}"
             )
         if not _is_installed(binary):
             # npm skips optional (platform) dependencies with --omit=optional or on an
@@ -148,7 +148,7 @@ def ensure_anvil() -> Path:
             raise RuntimeError(
                 f"`{' '.join(cmd)}` succeeded but {binary} (version {ANVIL_VERSION}) is missing; "
                 f"found version {_installed_version(binary)!r}. Is npm omitting optional "
-                f"dependencies?\n{_tail(proc.stderr)}"
+                f"dependencies?\n{tail(proc.stderr)}"
             )
     return binary
 
@@ -160,7 +160,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _tail(text: str, limit: int = 4000) -> str:
+def tail(text: str, limit: int = 4000) -> str:
+    """The end of a process log, for error messages."""
     text = text.strip()
     return text if len(text) <= limit else "..." + text[-limit:]
 
@@ -188,12 +189,148 @@ def rpc_call(url: str, method: str, params: Sequence[Any] = (), *, timeout: floa
     return reply.get("result")
 
 
-class Anvil:
-    """A private anvil process on 127.0.0.1.
-
-    Use as ``with Anvil() as node: ... node.url ...`` or call :meth:`start` / :meth:`stop`.
-    The constructor's arguments are the defaults for :meth:`start`.
+class LocalNode:
+    """A node process of ours on 127.0.0.1: its private temp dir and log file, the wait until it
+    answers, and its stop (by pid). Subclasses start it (``_launch``) and may refine ``_ready``.
+    Use as ``with Node() as node: ... node.url ...`` or call ``start`` / :meth:`stop`.
     """
+
+    name = "node"
+    log_name = "node.log"  # in the work dir
+    stop_timeout = 10.0
+
+    def __init__(self, chain_id: int, ready_timeout: float) -> None:
+        self.chain_id = chain_id
+        self.ready_timeout = ready_timeout
+        self.port: int = 0
+        self.url: str = ""
+        self.process: subprocess.Popen[bytes] | None = None
+        self.workdir: Path | None = None
+        self.args: list[str] = []
+
+    def start(self) -> LocalNode:  # pragma: no cover - each subclass starts its own way
+        raise NotImplementedError
+
+    def _launch(self, args: list[str], workdir: Path, port: int) -> None:
+        """Run ``args`` logging to the work dir, then wait until it answers (or stop it)."""
+        # Log to a file, not a pipe: an unread pipe would eventually block a long-running node.
+        log = open(workdir / self.log_name, "wb")  # noqa: SIM115 - closed right below
+        try:
+            process = subprocess.Popen(
+                args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=workdir
+            )
+        except OSError:
+            shutil.rmtree(workdir, ignore_errors=True)
+            raise
+        finally:
+            log.close()
+        self.process, self.workdir, self.port, self.args = process, workdir, port, args
+        self.url = f"http://127.0.0.1:{port}"
+        atexit.register(self.stop)
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _ready(self) -> bool:
+        """One look: True once the node answers with the expected chain id."""
+        answer = int(rpc_call(self.url, "eth_chainId", timeout=2.0), 16)
+        if answer != self.chain_id:
+            raise RuntimeError(
+                f"{self.url} answered chain id {answer}, expected {self.chain_id}: "
+                f"is another node on port {self.port}?"
+            )
+        return True
+
+    def _wait_ready(self) -> None:
+        assert self.process is not None
+        deadline = time.monotonic() + self.ready_timeout
+        delay = 0.02
+        while True:
+            code = self.process.poll()
+            if code is not None:
+                log = self.log()
+                if "address already in use" in log.lower():
+                    raise PortInUse(f"a port of {self.name} was in use: {tail(log)}")
+                raise RuntimeError(
+                    f"{self.name} exited with code {code} before becoming ready\n"
+                    f"command: {' '.join(self.args)}\nlog:\n{tail(log) or '(empty)'}"
+                )
+            try:
+                if self._ready():
+                    return
+            except (OSError, urllib.error.URLError, ValueError, RpcError):
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"{self.name} did not become ready at {self.url} within "
+                    f"{self.ready_timeout:.0f} s\nlog:\n{tail(self.log()) or '(empty)'}"
+                )
+            time.sleep(delay)
+            delay = min(delay * 1.5, 0.25)
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Terminate the node (kill it if it does not exit in time); remove its temp dir."""
+        process, self.process = self.process, None
+        if process is not None:
+            atexit.unregister(self.stop)
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(self.stop_timeout if timeout is None else timeout)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+        workdir, self.workdir = self.workdir, None
+        if workdir is not None:
+            self._remove(workdir)
+
+    def _remove(self, workdir: Path) -> None:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    def __enter__(self: _Node) -> _Node:
+        if self.process is None:
+            self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def log(self) -> str:
+        """What the node has logged so far ("" once stopped)."""
+        if self.workdir is None:
+            return ""
+        try:
+            return (self.workdir / self.log_name).read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def rpc(self, method: str, *params: Any, timeout: float = 10.0) -> Any:
+        """Convenience JSON-RPC call against this node."""
+        if not self.url:
+            raise RuntimeError(f"{self.name} is not started")
+        return rpc_call(self.url, method, params, timeout=timeout)
+
+
+_Node = TypeVar("_Node", bound=LocalNode)
+
+
+class Anvil(LocalNode):
+    """A private anvil process on 127.0.0.1; the constructor's arguments are the defaults for
+    :meth:`start`."""
+
+    name = "anvil"
+    log_name = "anvil.log"
 
     def __init__(
         self,
@@ -205,17 +342,11 @@ class Anvil:
         prune_history: int = DEFAULT_PRUNE_HISTORY,
         ready_timeout: float = READY_TIMEOUT,
     ) -> None:
+        super().__init__(chain_id, ready_timeout)
         self._default_port = port
-        self.chain_id = chain_id
         self._default_block_time = block_time
         self._default_extra_args = list(extra_args)
         self.prune_history = prune_history
-        self.ready_timeout = ready_timeout
-        self.port: int = 0
-        self.url: str = ""
-        self.process: subprocess.Popen[bytes] | None = None
-        self.workdir: Path | None = None
-        self.args: list[str] = []
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -243,7 +374,7 @@ class Anvil:
             try:
                 self._spawn(binary, port if port is not None else free_port(), block_time, extra)
                 return self
-            except _PortInUse as exc:
+            except PortInUse as exc:
                 last_error = exc
         raise RuntimeError(f"could not start anvil: {last_error}")
 
@@ -270,117 +401,18 @@ class Anvil:
         if block_time is not None:
             args += ["--block-time", _fmt_seconds(block_time)]
         args += extra
-        # Log to files, not pipes: an unread pipe would eventually block a long-running anvil.
-        stdout = open(workdir / "stdout.log", "wb")  # noqa: SIM115 - closed right below
-        stderr = open(workdir / "stderr.log", "wb")  # noqa: SIM115
-        try:
-            process = subprocess.Popen(
-                args, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, cwd=workdir
-            )
-        except OSError:
-            shutil.rmtree(workdir, ignore_errors=True)
-            raise
-        finally:
-            stdout.close()
-            stderr.close()
-        self.process, self.workdir, self.port, self.args = process, workdir, port, args
-        self.url = f"http://127.0.0.1:{port}"
-        atexit.register(self.stop)
-        try:
-            self._wait_ready()
-        except BaseException:
-            self.stop()
-            raise
-
-    def _wait_ready(self) -> None:
-        assert self.process is not None
-        deadline = time.monotonic() + self.ready_timeout
-        delay = 0.02
-        while True:
-            code = self.process.poll()
-            if code is not None:
-                stderr = self.stderr()
-                if "Address already in use" in stderr:
-                    raise _PortInUse(f"port {self.port} is in use: {_tail(stderr)}")
-                raise RuntimeError(
-                    f"anvil exited with code {code} before becoming ready\n"
-                    f"command: {' '.join(self.args)}\nstderr:\n{_tail(stderr) or '(empty)'}"
-                )
-            try:
-                answer = rpc_call(self.url, "eth_chainId", timeout=2.0)
-            except (OSError, urllib.error.URLError, ValueError, RpcError):
-                answer = None
-            if answer is not None:
-                if int(answer, 16) != self.chain_id:
-                    raise RuntimeError(
-                        f"{self.url} answered chain id {int(answer, 16)}, expected "
-                        f"{self.chain_id}: is another node on port {self.port}?"
-                    )
-                return
-            if time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"anvil did not answer eth_chainId at {self.url} within "
-                    f"{self.ready_timeout:.0f} s\nstderr:\n{_tail(self.stderr()) or '(empty)'}"
-                )
-            time.sleep(delay)
-            delay = min(delay * 1.5, 0.25)
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Terminate anvil (kill it if it does not exit in time) and remove its temp dir."""
-        process, self.process = self.process, None
-        if process is not None:
-            atexit.unregister(self.stop)
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-        workdir, self.workdir = self.workdir, None
-        if workdir is not None:
-            shutil.rmtree(workdir, ignore_errors=True)
-
-    def __enter__(self) -> Anvil:
-        if self.process is None:
-            self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    # -- helpers -----------------------------------------------------------------------------
-
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
+        self._launch(args, workdir, port)
 
     def stderr(self) -> str:
-        """What anvil has written to stderr so far ("" once stopped)."""
-        if self.workdir is None:
-            return ""
-        try:
-            return (self.workdir / "stderr.log").read_text(errors="replace")
-        except OSError:
-            return ""
-
-    def rpc(self, method: str, *params: Any, timeout: float = 10.0) -> Any:
-        """Convenience JSON-RPC call against this node."""
-        if not self.url:
-            raise RuntimeError("anvil is not started")
-        return rpc_call(self.url, method, params, timeout=timeout)
+        """What anvil has written so far ("" once stopped)."""
+        return self.log()
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
         return f"Anvil({self.url or 'not started'}, chain_id={self.chain_id}, {state})"
 
 
-class _PortInUse(RuntimeError):
+class PortInUse(RuntimeError):
     pass
 
 

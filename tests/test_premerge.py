@@ -41,22 +41,19 @@ def premerge_geth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Pr
 @pytest.fixture(scope="module")
 def premerge(premerge_geth: tuple[PremergeChain, Geth]) -> Iterator[Premerge]:
     chain, geth = premerge_geth
-    process = NodeProcess(
-        [
-            "--rpc-url",
-            geth.url,
-            "--chain-id",
-            str(chain.chain_id),
-            "--genesis-file",
-            str(chain.genesis),
-        ]
-    )
+    process = _serve(chain, geth)
     try:
         process.wait()
         network = {"blockchain": "Ethereum", "network": f"chain-{chain.chain_id}"}
         yield Premerge(chain, JsonRpc(geth.url), RosettaClient(process.url), network)
     finally:
         process.stop()
+
+
+def _serve(chain: PremergeChain, geth: Geth, env: dict[str, str] | None = None) -> NodeProcess:
+    """Our node in front of the chain, given only its genesis file (as an operator would)."""
+    args = ["--rpc-url", geth.url, "--chain-id", str(chain.chain_id)]
+    return NodeProcess([*args, "--genesis-file", str(chain.genesis)], env=env)
 
 
 def _block(p: Premerge, number: int) -> dict[str, Any]:
@@ -159,17 +156,8 @@ def test_forks_setting_wins_over_the_genesis_file(
     """The operator's forks setting replaces the genesis file's schedule, and the log says so:
     here Byzantium moved to block 1, so block 2 pays 3 ETH where the chain paid 5."""
     chain, geth = premerge_geth
-    process = NodeProcess(
-        [
-            "--rpc-url",
-            geth.url,
-            "--chain-id",
-            str(chain.chain_id),
-            "--genesis-file",
-            str(chain.genesis),
-        ],
-        env={"ROSETTA_NODE_FORKS": json.dumps({"byzantiumBlock": 1, "daoForkSupport": False})},
-    )
+    forks = {"byzantiumBlock": 1, "daoForkSupport": False}
+    process = _serve(chain, geth, {"ROSETTA_NODE_FORKS": json.dumps(forks)})
     try:
         process.wait()
         node = RosettaClient(process.url)

@@ -25,23 +25,20 @@ transaction (or a ``dev_addWithdrawal``) arrives; do not mix it with :meth:`mine
 
 from __future__ import annotations
 
-import atexit
 import functools
 import json
 import shutil
 import subprocess
 import tempfile
 import time
-import urllib.error
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from eth_account import Account
 from eth_utils import keccak, to_checksum_address
 
-from rosetta_node.devnet import RpcError, free_port, rpc_call
+from rosetta_node.devnet import LocalNode, PortInUse, free_port, tail
 from tests.support.gotools import ensure_geth
 
 CHAIN_ID = 1337  # geth --dev's chain id
@@ -99,7 +96,7 @@ def dev_genesis(
         check=False,
     )
     if proc.returncode != 0:
-        raise RuntimeError(f"geth --dev dumpgenesis failed: {_tail(proc.stderr)}")
+        raise RuntimeError(f"geth --dev dumpgenesis failed: {tail(proc.stderr)}")
     genesis: dict[str, Any] = json.loads(proc.stdout)
     config: dict[str, Any] = genesis["config"]
     if "osakaTime" not in config:
@@ -146,11 +143,15 @@ def commit_block(
     return block_hash
 
 
-class Geth:
+class Geth(LocalNode):
     """A private geth ``--dev`` process on 127.0.0.1 with its own datadir.
 
     Use as ``with Geth() as node: ... node.url ...`` or call :meth:`start` / :meth:`stop`.
     """
+
+    name = "geth"
+    log_name = "geth.log"
+    stop_timeout = 20.0
 
     def __init__(
         self,
@@ -165,18 +166,12 @@ class Geth:
     ) -> None:
         if datadir is not None and genesis is not None:
             raise ValueError("give a genesis (a new dev chain) or a datadir (a chain), not both")
+        super().__init__(chain_id if chain_id is not None else CHAIN_ID, ready_timeout)
         self.pruned = pruned
         self.automine = automine
         self.genesis = genesis
         self.existing_datadir = Path(datadir) if datadir is not None else None
         self.extra_args = list(extra_args)
-        self.ready_timeout = ready_timeout
-        self.chain_id = chain_id if chain_id is not None else CHAIN_ID
-        self.port = 0
-        self.url = ""
-        self.process: subprocess.Popen[bytes] | None = None
-        self.workdir: Path | None = None
-        self.args: list[str] = []
 
     @property
     def datadir(self) -> Path:
@@ -207,7 +202,7 @@ class Geth:
             try:
                 self._spawn(binary, genesis)
                 return self
-            except _PortInUse as exc:
+            except PortInUse as exc:
                 last_error = exc
         raise RuntimeError(f"could not start geth: {last_error}")
 
@@ -253,25 +248,7 @@ class Geth:
             "256",
             *self.extra_args,
         ]
-        # Log to a file, not a pipe: an unread pipe would eventually block geth.
-        log = open(workdir / "geth.log", "wb")  # noqa: SIM115 - closed right below
-        try:
-            process = subprocess.Popen(
-                args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=workdir
-            )
-        except OSError:
-            shutil.rmtree(workdir, ignore_errors=True)
-            raise
-        finally:
-            log.close()
-        self.process, self.workdir, self.port, self.args = process, workdir, port, args
-        self.url = f"http://127.0.0.1:{port}"
-        atexit.register(self.stop)
-        try:
-            self._wait_ready()
-        except BaseException:
-            self.stop()
-            raise
+        self._launch(args, workdir, port)
 
     def _init(self, binary: Path, workdir: Path, datadir: Path, genesis: dict[str, Any]) -> None:
         (workdir / "genesis.json").write_text(json.dumps(genesis))
@@ -292,92 +269,14 @@ class Geth:
         )
         if init.returncode != 0:
             shutil.rmtree(workdir, ignore_errors=True)
-            raise RuntimeError(f"geth init failed:\n{_tail(init.stderr)}")
+            raise RuntimeError(f"geth init failed:\n{tail(init.stderr)}")
 
-    def _wait_ready(self) -> None:
-        assert self.process is not None
-        deadline = time.monotonic() + self.ready_timeout
-        delay = 0.05
-        while True:
-            code = self.process.poll()
-            if code is not None:
-                log = self.log()
-                if "address already in use" in log.lower():
-                    raise _PortInUse(f"a port was in use: {_tail(log)}")
-                raise RuntimeError(
-                    f"geth exited with code {code} before becoming ready\n"
-                    f"command: {' '.join(self.args)}\nlog:\n{_tail(log) or '(empty)'}"
-                )
-            try:
-                chain_id = int(rpc_call(self.url, "eth_chainId", timeout=2.0), 16)
-                head = int(rpc_call(self.url, "eth_blockNumber", timeout=2.0), 16)
-            except (OSError, urllib.error.URLError, ValueError, RpcError):
-                chain_id, head = None, -1
-            if chain_id is not None:
-                if chain_id != self.chain_id:
-                    raise RuntimeError(
-                        f"{self.url} answered chain id {chain_id}, expected {self.chain_id}"
-                    )
-                # On-demand mining: wait for the simulated beacon's one start-up block, so that
-                # it cannot race the first block we commit.
-                if self.automine or not self.dev or head >= 1:
-                    return
-            if time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"geth did not become ready at {self.url} within {self.ready_timeout:.0f} s\n"
-                    f"log:\n{_tail(self.log()) or '(empty)'}"
-                )
-            time.sleep(delay)
-            delay = min(delay * 1.5, 0.25)
-
-    def stop(self, timeout: float = 20.0) -> None:
-        """Stop geth (SIGTERM, then SIGKILL after ``timeout``) and remove its datadir."""
-        process, self.process = self.process, None
-        if process is not None:
-            atexit.unregister(self.stop)
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-        workdir, self.workdir = self.workdir, None
-        if workdir is not None:
-            shutil.rmtree(workdir, ignore_errors=True)
-
-    def __enter__(self) -> Geth:
-        if self.process is None:
-            self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    # -- helpers -----------------------------------------------------------------------------
-
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def log(self) -> str:
-        """What geth has logged so far ("" once stopped)."""
-        if self.workdir is None:
-            return ""
-        try:
-            return (self.workdir / "geth.log").read_text(errors="replace")
-        except OSError:
-            return ""
-
-    def rpc(self, method: str, *params: Any, timeout: float = 10.0) -> Any:
-        if not self.url:
-            raise RuntimeError("geth is not started")
-        return rpc_call(self.url, method, params, timeout=timeout)
+    def _ready(self) -> bool:
+        if not super()._ready():
+            return False
+        # On-demand mining: wait for the simulated beacon's one start-up block, so that it
+        # cannot race the first block we commit.
+        return self.automine or not self.dev or int(self.rpc("eth_blockNumber"), 16) >= 1
 
     def mine(
         self,
@@ -397,12 +296,3 @@ class Geth:
         state = "running" if self.running else "stopped"
         kind = "pruned" if self.pruned else "archive"
         return f"Geth({self.url or 'not started'}, chain_id={self.chain_id}, {kind}, {state})"
-
-
-class _PortInUse(RuntimeError):
-    pass
-
-
-def _tail(text: str, limit: int = 4000) -> str:
-    text = text.strip()
-    return text if len(text) <= limit else "..." + text[-limit:]
