@@ -1,10 +1,11 @@
-"""Sequence Indexer Gateway wire shapes: request structs, webrpc errors, answer objects.
+"""Sequence Indexer Gateway wire shapes: webrpc errors and request structs.
 
 Field names and casing are the upstream ones (``services/indexer/indexer.gen.go`` of
 go-sequence, the ``IndexerGateway`` service). Every request field is optional and accepts
 ``null``: the official Go client sends ``null`` for nil slices and pointers, ``""`` for an unset
 ``contractStatus`` and the body ``null`` for methods without arguments. Unknown fields are
 ignored (``networkType``, ``omitPrices``, ``metadataOptions``: accepted, no effect here).
+The answers are in :mod:`.sequence_answers`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,38 @@ from typing import Any
 
 import msgspec
 
-from ..index.service import HolderBalance, TokenBalance, TokenInfo
+from ..errors import (
+    BLOCK_MISMATCH,
+    BLOCK_NOT_FOUND,
+    INDEX_NOT_CONFIGURED,
+    INVALID_ADDRESS,
+    INVALID_BLOCK_IDENTIFIER,
+    INVALID_REQUEST,
+    MALFORMED_JSON,
+    NODE_TIMEOUT,
+    UNKNOWN_NETWORK,
+    CatalogError,
+)
+
+# Catalog errors that are the client's to fix: InvalidArgument. Node trouble is not.
+_CLIENT_ERRORS = {
+    INVALID_REQUEST.code,
+    INVALID_ADDRESS.code,
+    BLOCK_MISMATCH.code,
+    UNKNOWN_NETWORK.code,
+    INVALID_BLOCK_IDENTIFIER.code,
+    BLOCK_NOT_FOUND.code,
+}
+
+
+class ErrorBody(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """The webrpc error object; ``cause`` is left out when there is none."""
+
+    error: str
+    code: int
+    msg: str
+    cause: str | None = None
+    status: int
 
 
 class WebrpcError(Exception):
@@ -36,12 +68,14 @@ class WebrpcError(Exception):
         self.cause = cause
         self.headers = headers or {}
 
-    def body(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"error": self.name, "code": self.code, "msg": self.msg}
-        if self.cause:
-            out["cause"] = self.cause
-        out["status"] = self.status
-        return out
+    def body(self) -> ErrorBody:
+        return ErrorBody(
+            error=self.name,
+            code=self.code,
+            msg=self.msg,
+            cause=self.cause or None,
+            status=self.status,
+        )
 
 
 def bad_route(cause: str) -> WebrpcError:
@@ -89,6 +123,36 @@ def unavailable(cause: str) -> WebrpcError:
 
 def invalid_argument(cause: str) -> WebrpcError:
     return WebrpcError("InvalidArgument", 2001, "Invalid argument", 400, cause)
+
+
+def reason(exc: CatalogError) -> str:
+    """A short, key-free text for a catalog error: its message and the detail that says why."""
+    details = exc.details or {}
+    text = exc.error.message
+    why = details.get("reason")
+    if why:
+        text += f": {why}"
+    extra = [
+        f"{k}={v}"
+        for k, v in details.items()
+        if k not in ("reason", "configured") and isinstance(v, str | int) and len(str(v)) <= 80
+    ]
+    if extra:
+        text += f" ({', '.join(extra)})"
+    return text[:400]
+
+
+def webrpc_of(exc: CatalogError) -> WebrpcError:
+    """A catalog error as the webrpc error of a call that failed as a whole."""
+    if exc.error.code == MALFORMED_JSON.code:
+        return bad_request(reason(exc))
+    if exc.error.code in _CLIENT_ERRORS:
+        return invalid_argument(reason(exc))
+    if exc.error.code == NODE_TIMEOUT.code:
+        return timeout(reason(exc))
+    if exc.error.code == INDEX_NOT_CONFIGURED.code:  # configuration, not trouble: no retry helps
+        return unavailable(reason(exc))
+    return internal_error(reason(exc))
 
 
 # -- requests -----------------------------------------------------------------------------
@@ -158,88 +222,3 @@ class GetChainsRequest(msgspec.Struct):
 
 class NoArguments(msgspec.Struct):
     pass
-
-
-# -- answers ------------------------------------------------------------------------------
-
-
-def contract_info(chain_id: int, info: TokenInfo) -> dict[str, Any]:
-    """Upstream ``ContractInfo`` from the token list, else the contract's own metadata.
-
-    ``extensions.verified`` says whether the contract is in the network's token list (what
-    ``contractStatus`` VERIFIED selects).
-    """
-    out: dict[str, Any] = {
-        "chainId": chain_id,
-        "address": info.address.lower(),
-        "name": info.name or "",
-        "type": "ERC20",
-        "symbol": info.symbol or "",
-    }
-    if info.decimals is not None:
-        out["decimals"] = info.decimals
-    if info.logo_uri:
-        out["logoURI"] = info.logo_uri
-    out["deployed"] = True
-    out["extensions"] = (
-        {"verified": True, "verifiedBy": "token list"} if info.listed else {"verified": False}
-    )
-    return out
-
-
-def token_balance(
-    chain_id: int,
-    contract: str,
-    account: str,
-    balance: int,
-    last_block: int,
-    last_hash: str,
-    info: TokenInfo | None = None,
-) -> dict[str, Any]:
-    """Upstream ``TokenBalance`` of an ERC-20; ``blockNumber``/``blockHash``: its last change.
-
-    ``info`` adds ``contractInfo`` (left out with ``omitMetadata``).
-    """
-    out: dict[str, Any] = {
-        "contractType": "ERC20",
-        "contractAddress": contract.lower(),
-        "accountAddress": account.lower(),
-        "balance": str(balance),
-        "blockHash": last_hash.lower(),
-        "blockNumber": last_block,
-        "chainId": chain_id,
-    }
-    if info is not None:
-        out["contractInfo"] = contract_info(chain_id, info)
-    return out
-
-
-def from_token_balance(chain_id: int, row: TokenBalance, metadata: bool) -> dict[str, Any]:
-    return token_balance(
-        chain_id,
-        row.token.address,
-        row.account,
-        row.balance,
-        row.last_block,
-        row.last_hash,
-        row.token if metadata else None,
-    )
-
-
-def from_holder(
-    chain_id: int, contract: str, row: HolderBalance, info: TokenInfo | None
-) -> dict[str, Any]:
-    return token_balance(
-        chain_id, contract, row.account, row.balance, row.last_block, row.last_hash, info
-    )
-
-
-def native_balance(chain_id: int, account: str, symbol: str, balance: int) -> dict[str, Any]:
-    """Upstream ``NativeTokenBalance`` (the name is the symbol: no native name is configured)."""
-    return {
-        "accountAddress": account.lower(),
-        "chainId": chain_id,
-        "name": symbol,
-        "symbol": symbol,
-        "balance": str(balance),
-    }
