@@ -120,6 +120,28 @@ class RosettaClient:
                 assert advertised[key] == body[key], f"error {body['code']} {key} differs"
 
 
+# A test that uses one of these fixtures (they start or need a real node), or that its module
+# or the test marks `devnet`, is a devnet test; every other test is `unit`: no node is started,
+# so `pytest -m unit` is a loop of seconds.
+NODE_FIXTURES = frozenset(
+    {"anvil", "geth", "target", "premerge_geth", "pruned", "paused_chain", "postgres", "pg_url"}
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "unit: needs no node (fast)")
+    config.addinivalue_line("markers", "devnet: runs against a real node (anvil, geth, ...)")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if item.get_closest_marker("devnet") is None and fixtures & NODE_FIXTURES:
+            item.add_marker(pytest.mark.devnet)
+        if item.get_closest_marker("devnet") is None:
+            item.add_marker(pytest.mark.unit)
+
+
 def wait_for_node(url: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

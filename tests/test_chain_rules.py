@@ -16,6 +16,8 @@ from rosetta_node.engine.forks import BUILT_IN
 from tests.conftest import JsonRpc, NodeProcess, RosettaClient
 from tests.support.gotools import ensure_geth
 
+pytestmark = pytest.mark.devnet  # every test here starts a node
+
 CHAINDATA = Path(__file__).resolve().parent.parent / "rosetta_node" / "chaindata"
 
 

@@ -134,6 +134,7 @@ def test_serve_help_documents_every_option() -> None:
         assert option in result.stdout
 
 
+@pytest.mark.devnet
 def test_node_started_before_its_rpc_node(tmp_path: Path) -> None:
     """A sidecar often starts first: answer retriable errors, then recover by itself."""
     port = free_port()
@@ -233,6 +234,7 @@ decimals = 18
             process.stop()
 
 
+@pytest.mark.devnet
 def test_genesis_allocations_become_operations(tmp_path: Path) -> None:
     alloc = {
         "0x1000000000000000000000000000000000000001": {"balance": hex(5 * 10**18)},
@@ -279,6 +281,7 @@ def test_genesis_allocations_become_operations(tmp_path: Path) -> None:
             process.stop()
 
 
+@pytest.mark.devnet
 def test_serve_devnet_stops_its_anvil_on_sigterm() -> None:
     """`serve --devnet` (what scripts/serve-devnet runs) owns the anvil it started: a SIGTERM
     to the node (docker stop, systemd, kill) stops that anvil too, instead of orphaning it."""

@@ -18,6 +18,8 @@ import requests
 from rosetta_node.devnet import Anvil, free_port
 from tests.conftest import CHAIN_ID, ROOT, wait_for_node
 
+pytestmark = pytest.mark.devnet  # every test here starts a node
+
 DOCKERFILE = ROOT / "Dockerfile"
 
 

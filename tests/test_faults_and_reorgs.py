@@ -13,6 +13,8 @@ from rosetta_node.devnet import Anvil
 from tests.conftest import CHAIN_ID, NETWORK, Devnet, JsonRpc, NodeProcess, RosettaClient
 from tests.fault_proxy import FaultProxy
 
+pytestmark = pytest.mark.devnet  # every test here starts a node
+
 RETRIABLE = {
     catalog.NODE_UNAVAILABLE.code,
     catalog.NODE_TIMEOUT.code,

@@ -15,6 +15,8 @@ from rosetta_node.engine import chain as chain_module
 from rosetta_node.engine.chain import Chain, Header
 from rosetta_node.rpc import RpcClient, RpcError
 
+pytestmark = pytest.mark.devnet  # every test here starts a node
+
 SENDER = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
 RECEIVER = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"
 

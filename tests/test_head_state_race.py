@@ -20,6 +20,7 @@ import random
 import threading
 import time
 
+import pytest
 from eth_hash.auto import keccak
 
 from rosetta_node.devnet import Anvil, rpc_call
@@ -27,6 +28,8 @@ from rosetta_node.engine.account import AccountService
 from rosetta_node.engine.node import NetworkEngine, Networks
 from rosetta_node.settings import NetworkSettings
 from rosetta_node.types import AccountBalanceRequest, AccountIdentifier
+
+pytestmark = pytest.mark.devnet  # every test here starts a node
 
 SENDER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 TARGET = "0x8f915f80E09EA3B6BaF6613481DA5D8589618746"  # receives only: its balance only grows

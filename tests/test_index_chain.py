@@ -36,6 +36,8 @@ from tests.test_index import (
     transfer_logs,
 )
 
+pytestmark = pytest.mark.devnet  # every test here starts a node
+
 ARTIFACT = ROOT / "tests" / "contracts" / "build" / "TestToken.json"
 
 

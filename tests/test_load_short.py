@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.devnet  # every test here starts a node
+
 ROOT = Path(__file__).resolve().parent.parent
 DURATION = float(os.environ.get("LOAD_SHORT_DURATION", "30"))
 MAX_RSS_GROWTH_PCT = 25.0

@@ -8,11 +8,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 
 from rosetta_node.devnet import Anvil, free_port
 from tests.conftest import CHAIN_ID, NETWORK, JsonRpc, NodeProcess
 from tests.spec_check import validate_response
+
+pytestmark = pytest.mark.devnet  # every test here starts a node
 
 SENDER = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
 RECEIVERS = [

@@ -8,11 +8,14 @@ import subprocess
 import sys
 import time
 
+import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from rosetta_node.devnet import Anvil, free_port
 from tests.conftest import CHAIN_ID, NETWORK, NodeProcess, RosettaClient
+
+pytestmark = pytest.mark.devnet  # every test here starts a node
 
 
 def _samples(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 
 from rosetta_node.devnet import Anvil
@@ -24,6 +25,8 @@ from tests.conftest import CHAIN_ID, NETWORK, NodeProcess
 from tests.spec_check import validate_response
 from tests.test_index import backfill_into, same_index
 from tests.test_index_chain import TokenChain, fresh_addresses
+
+pytestmark = pytest.mark.devnet  # every test here starts a node
 
 WINDOW = 12  # recent blocks whose truth is recorded after every chain change
 SPAN = 6  # requests ask for blocks this far below the head at most

@@ -198,6 +198,7 @@ def test_timeout_and_cancellation_per_caller() -> None:
     run(main)
 
 
+@pytest.mark.devnet
 def test_coalesced_reads_against_anvil() -> None:
     """Concurrent header and state reads of different blocks, in one POST, all correct."""
 
