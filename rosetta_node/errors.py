@@ -3,12 +3,24 @@
 Every failure the node can return is a ``CatalogError`` raised with one of the entries below.
 Codes and messages never change for a given entry; request context goes in ``details``.
 ``/network/options`` lists the whole catalog, so clients know every error up front.
+Each entry also has a ``Kind`` (client, node, index, internal): the translator APIs choose
+their own status and error name by it, never by the code.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
+
+
+class Kind(StrEnum):
+    """Whose failure an entry is: each API's edge chooses its answer by this (and the entry)."""
+
+    CLIENT = "client"  # the request is wrong: the client must change it
+    NODE = "node"  # the RPC node failed, is behind or lacks the data
+    INDEX = "index"  # the Transfer-log index is missing or behind
+    INTERNAL = "internal"  # a bug: logged
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,123 +29,143 @@ class ErrorDef:
     message: str
     retriable: bool
     description: str
+    kind: Kind  # not part of the Rosetta Error: /network/options lists the fields above
 
 
-def _e(code: int, message: str, retriable: bool, description: str) -> ErrorDef:
-    return ErrorDef(code, message, retriable, description)
+def _client(code: int, message: str, retriable: bool, description: str) -> ErrorDef:
+    return ErrorDef(code, message, retriable, description, Kind.CLIENT)
+
+
+def _node(code: int, message: str, retriable: bool, description: str) -> ErrorDef:
+    return ErrorDef(code, message, retriable, description, Kind.NODE)
+
+
+def _index(code: int, message: str, retriable: bool, description: str) -> ErrorDef:
+    return ErrorDef(code, message, retriable, description, Kind.INDEX)
 
 
 # Request errors (client must change the request).
-MALFORMED_JSON = _e(1, "Request body is not valid JSON", False, "The body could not be parsed.")
-INVALID_REQUEST = _e(
+MALFORMED_JSON = _client(
+    1, "Request body is not valid JSON", False, "The body could not be parsed."
+)
+INVALID_REQUEST = _client(
     2,
     "Request does not match the schema",
     False,
     "A field is missing, has the wrong type or an invalid value; details name the field.",
 )
-UNKNOWN_NETWORK = _e(
+UNKNOWN_NETWORK = _client(
     3, "Network is not supported", False, "The network_identifier names no configured network."
 )
-INVALID_ADDRESS = _e(
+INVALID_ADDRESS = _client(
     4, "Invalid account address", False, "An address must be 20 bytes of 0x-prefixed hex."
 )
-BLOCK_NOT_FOUND = _e(5, "Block not found", False, "No block with this hash is on the node's chain.")
-BLOCK_MISMATCH = _e(
+BLOCK_NOT_FOUND = _client(
+    5, "Block not found", False, "No block with this hash is on the node's chain."
+)
+BLOCK_MISMATCH = _client(
     6,
     "Block index and hash name different blocks",
     False,
     "Both index and hash were given, but the block with that hash has another index.",
 )
-INVALID_BLOCK_IDENTIFIER = _e(
+INVALID_BLOCK_IDENTIFIER = _client(
     7,
     "Invalid block identifier",
     False,
     "A block index must be a non-negative integer and a hash 32 bytes of 0x-prefixed hex.",
 )
-UNKNOWN_CURRENCY = _e(
+UNKNOWN_CURRENCY = _client(
     8,
     "Currency is not supported",
     False,
     "The currency is neither the native currency nor an ERC-20 given by metadata.contractAddress.",
 )
-TRANSACTION_NOT_FOUND = _e(
+TRANSACTION_NOT_FOUND = _client(
     9, "Transaction not found in block", False, "The block holds no transaction with this hash."
 )
-COINS_UNSUPPORTED = _e(
+COINS_UNSUPPORTED = _client(
     10,
     "Coins are not supported on an account-based chain",
     False,
     "EVM chains keep balances per account; use /account/balance.",
 )
-CALL_METHOD_UNSUPPORTED = _e(
+CALL_METHOD_UNSUPPORTED = _client(
     11, "Call method is not supported", False, "See allow.call_methods in /network/options."
 )
-INVALID_CALL_PARAMETERS = _e(
+INVALID_CALL_PARAMETERS = _client(
     12, "Invalid call parameters", False, "The parameters do not fit the call method."
 )
-MEMPOOL_TX_NOT_FOUND = _e(
+MEMPOOL_TX_NOT_FOUND = _client(
     13, "Transaction not found in mempool", False, "The node's mempool holds no such transaction."
 )
-CALL_REVERTED = _e(
+CALL_REVERTED = _client(
     14,
     "Call reverted or was rejected by the node",
     False,
     "The node executed the call and returned an error; details carry the node's answer.",
 )
 # Node trouble (retry later).
-NODE_UNAVAILABLE = _e(
+NODE_UNAVAILABLE = _node(
     20, "Node is unavailable", True, "The RPC node could not be reached or failed to answer."
 )
-NODE_TIMEOUT = _e(21, "Node timed out", True, "The RPC node did not answer in time.")
-NODE_ERROR = _e(
+NODE_TIMEOUT = _node(21, "Node timed out", True, "The RPC node did not answer in time.")
+NODE_ERROR = _node(
     22,
     "Node returned an unexpected answer",
     True,
     "The RPC node answered with an error or a malformed result.",
 )
-NODE_NOT_READY = _e(
+NODE_NOT_READY = _node(
     23,
     "Node is not ready",
     True,
     "The chain head has no real timestamp yet, or the node is still starting.",
 )
-WRONG_CHAIN = _e(
+WRONG_CHAIN = _node(
     24,
     "Node serves another chain than configured",
     True,
     "The RPC node's chain id differs from the configured chain id.",
 )
-BLOCK_NOT_YET_AVAILABLE = _e(
+BLOCK_NOT_YET_AVAILABLE = _node(
     25,
     "Block is not yet available",
     True,
     "The block index is above the node's current head.",
 )
-DATA_NOT_YET_AVAILABLE = _e(
+DATA_NOT_YET_AVAILABLE = _node(
     26,
     "Block data is not yet complete on the node",
     True,
     "Receipts or traces for this block are not yet served by the node.",
 )
-STATE_UNAVAILABLE = _e(
+STATE_UNAVAILABLE = _node(
     27,
     "Historical state is not available on the node",
     False,
     "The node has pruned the state of this block; use an archive node.",
 )
-INDEX_NOT_CONFIGURED = _e(
+# Token index trouble.
+INDEX_NOT_CONFIGURED = _index(
     31,
     "Token index is not configured for this network",
     False,
     "Holder and token-list answers need the Transfer-log index (index_db in the settings).",
 )
-INDEX_BEHIND = _e(
+INDEX_BEHIND = _index(
     32,
     "Token index has not reached this block yet",
     True,
     "The Transfer-log index is still catching up (or starting); ask again shortly.",
 )
-INTERNAL_ERROR = _e(30, "Internal error", True, "An unexpected error occurred; it has been logged.")
+INTERNAL_ERROR = ErrorDef(
+    30,
+    "Internal error",
+    True,
+    "An unexpected error occurred; it has been logged.",
+    Kind.INTERNAL,
+)
 
 CATALOG: tuple[ErrorDef, ...] = tuple(
     v for v in list(globals().values()) if isinstance(v, ErrorDef)

@@ -4,15 +4,18 @@ Keys are compared in constant time against every configured key (no early exit),
 tells a caller nothing about which bytes of a guess were right. Rate limits are token
 buckets per key (per client address without keys), refilled continuously, and shared by every
 translator API (``Access``): a caller's requests count once, whichever API they use.
+``Access.admit`` is the one check each translator route makes; the route words a refusal.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import Enum
 
 from cachetools import LRUCache
 
@@ -83,6 +86,18 @@ class RateLimiter:
         return (1.0 - bucket.tokens) / self.rate
 
 
+class Refusal(Enum):
+    NO_KEY = "no key"  # keys are configured and the request names none
+    WRONG_KEY = "wrong key"  # the key it names is not one of them
+    RATE_LIMITED = "rate limited"
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    why: Refusal
+    retry_after: int = 0  # whole seconds (at least 1) when rate limited
+
+
 @dataclass(frozen=True, slots=True)
 class Access:
     """The keys and the one rate limiter that the Sequence and Chainbase routes share."""
@@ -93,3 +108,23 @@ class Access:
     @classmethod
     def from_settings(cls, server: ServerSettings) -> Access:
         return cls(KeyCheck(server.api_keys), RateLimiter(server.rate_limit_per_minute))
+
+    def admit(
+        self, presented: str | None, client_host: str | None, *, count_refused: bool = False
+    ) -> Refused | None:
+        """None when a request with key ``presented`` may go ahead, else why not. The rate
+        limit counts a valid key, else the client address. A request without a valid key is
+        refused before it is counted, unless ``count_refused``: then it is counted (by address)
+        and a spent budget refuses it with 429 before the key does with 401."""
+        valid = self.keys.allows(presented)
+        if not valid and not count_refused:
+            return _bad_key(presented)
+        key = presented if self.keys.enabled and valid else None
+        wait = self.limiter.take(caller_id(key, client_host))
+        if wait > 0:
+            return Refused(Refusal.RATE_LIMITED, max(1, math.ceil(wait)))
+        return None if valid else _bad_key(presented)
+
+
+def _bad_key(presented: str | None) -> Refused:
+    return Refused(Refusal.WRONG_KEY if presented else Refusal.NO_KEY)

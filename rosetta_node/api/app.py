@@ -19,6 +19,7 @@ from starlette.applications import Starlette
 from starlette.types import Message, Receive, Scope, Send
 
 from ..engine import Engine
+from ..errors import CATALOG, ErrorDef, Kind
 from ..index.service import TokenService
 from ..logs import request_id
 from ..metrics import LATENCY, REQUESTS, child
@@ -31,8 +32,18 @@ from .sequence import sequence_routes
 log = logging.getLogger("rosetta_node.access")
 
 _QUIET = frozenset({"/metrics", "/healthz", "/readyz", "/openapi.json"})  # no access line
-_NODE_CODES = frozenset({*range(20, 30), 32})  # Rosetta catalog: node and index trouble
 _JSON = (b"content-type", b"application/json")
+
+
+def _counted_as(error: ErrorDef) -> str:
+    """The metrics outcome of a Rosetta error: node trouble is the node's and the index's
+    catching up; a missing index is the client's to avoid."""
+    if error.kind is Kind.NODE or (error.kind is Kind.INDEX and error.retriable):
+        return "node_error"
+    return "internal_error" if error.kind is Kind.INTERNAL else "client_error"
+
+
+_OUTCOMES = {e.code: _counted_as(e) for e in CATALOG}
 
 
 def outcome(path: str, status: int, code: Any) -> str:
@@ -42,12 +53,10 @@ def outcome(path: str, status: int, code: Any) -> str:
         if status in (408, 502, 503, 504):
             return "node_error"
         return "internal_error" if status >= 500 else "client_error"
-    # Rosetta answers every error with HTTP 500: the catalog code says what it was.
-    if code in _NODE_CODES:
-        return "node_error"
-    if code == 30 or not isinstance(code, int):
+    # Rosetta answers every error with HTTP 500: the catalog entry's kind says what it was.
+    if not isinstance(code, int):
         return "internal_error"
-    return "client_error"
+    return _OUTCOMES.get(code, "client_error")
 
 
 def _request_id(scope: Scope) -> str:

@@ -4,14 +4,13 @@ Query parameters in, the vendor envelope ``{code: 0, message: "ok", data, next_p
 count?}`` out, plus ``block_number`` and ``block_hash``: the block every answer was read at.
 Every answer comes from :class:`TokenService`; this module only checks parameters and
 reshapes (hex amounts, lower-case addresses, page-number paging). Failures are
-``{code, message, retriable}`` with the HTTP status as ``code`` (see ``specs/chainbase.yaml``).
+``{code, message, retriable}`` with the HTTP status as ``code`` (:mod:`.chainbase_wire`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -26,18 +25,10 @@ from ..addresses import checksum
 from ..engine import Engine
 from ..engine.chain import Header
 from ..engine.node import NetworkEngine
-from ..errors import (
-    BLOCK_NOT_FOUND,
-    INDEX_NOT_CONFIGURED,
-    INTERNAL_ERROR,
-    INVALID_REQUEST,
-    STATE_UNAVAILABLE,
-    UNKNOWN_NETWORK,
-    CatalogError,
-)
 from ..index.service import MAX_HOLDERS_SCAN, TokenInfo, TokenService
-from ..rpc import RpcError
-from .access import Access, caller_id
+from .access import Access
+from .chainbase_wire import ApiError, error_response, from_failure, refused_error
+from .guard import Failure, Origin, guard
 
 log = logging.getLogger(__name__)
 _encode = msgspec.json.Encoder().encode
@@ -47,75 +38,6 @@ MAX_CONTRACTS = 100
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 20
 MAX_PAGE = 10**11
-RETRY_AFTER_S = 1  # Retry-After on retriable node trouble (503)
-# Catalog details safe and useful to name in a message (never URLs, keys or node bodies).
-_DETAIL_KEYS = ("reason", "block", "index", "head", "indexed")
-
-
-class ApiError(Exception):
-    """A failure in the vendor's shape: HTTP status, message, retriable flag, headers."""
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        *,
-        retriable: bool = False,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.retriable = retriable
-        self.headers = headers or {}
-
-
-def error_response(exc: ApiError) -> Response:
-    body = {"code": exc.status, "message": exc.message, "retriable": exc.retriable}
-    return Response(
-        _encode(body), status_code=exc.status, media_type="application/json", headers=exc.headers
-    )
-
-
-def _catalog_message(exc: CatalogError) -> str:
-    details = exc.details or {}
-    if exc.error is INVALID_REQUEST and details.get("reason"):
-        return str(details["reason"])[:300]
-    shown = [f"{k}={str(details[k])[:200]}" for k in _DETAIL_KEYS if details.get(k) is not None]
-    return exc.error.message + (f" ({', '.join(shown)})" if shown else "")
-
-
-def from_catalog(exc: CatalogError, chain_id: int | None) -> ApiError:
-    """The HTTP face of a catalog error raised by the token service or the engine."""
-    error = exc.error
-    if error is INDEX_NOT_CONFIGURED:
-        return ApiError(
-            400,
-            f"chain_id: {chain_id} is served by this node, but its token index is not"
-            " configured (index_db or index_url), so this route cannot answer for it",
-        )
-    if error is UNKNOWN_NETWORK:
-        served = [str(n.get("chainId")) for n in (exc.details or {}).get("configured", [])] or [
-            "none"
-        ]
-        return ApiError(
-            400,
-            f"chain_id: {chain_id} is not a chain this node serves (served: {', '.join(served)})",
-        )
-    if error is BLOCK_NOT_FOUND:
-        return ApiError(404, _catalog_message(exc))
-    if error is STATE_UNAVAILABLE:
-        return ApiError(500, _catalog_message(exc))
-    if error is INTERNAL_ERROR:
-        return ApiError(500, error.message, retriable=True)
-    if error.retriable:  # node trouble, or the index still catching up: ask again shortly
-        return ApiError(
-            503,
-            _catalog_message(exc),
-            retriable=True,
-            headers={"Retry-After": str(RETRY_AFTER_S)},
-        )
-    return ApiError(400, _catalog_message(exc))
 
 
 # -- parameters ----------------------------------------------------------------------------
@@ -126,6 +48,7 @@ class Params:
 
     def __init__(self, request: Request) -> None:
         self.query = request.query_params
+        self.chain: int | None = None  # the chain id, once parsed (error messages name it)
 
     def _raw(self, name: str, required: bool) -> str | None:
         value = self.query.get(name)
@@ -140,7 +63,8 @@ class Params:
         assert raw is not None
         if not raw.isascii() or not raw.isdigit() or len(raw) > 20:
             raise ApiError(422, f"chain_id: {raw[:40]!r} is not a chain id (a decimal integer)")
-        return int(raw)
+        self.chain = int(raw)
+        return self.chain
 
     @staticmethod
     def _address(name: str, raw: str) -> str:
@@ -273,64 +197,36 @@ class Chainbase:
 
     def __init__(self, tokens: TokenService, access: Access) -> None:
         self.tokens = tokens
-        self.keys = access.keys
-        self.limiter = access.limiter
-
-    def _admit(self, request: Request) -> None:
-        """API key (401) and rate limit (429); the key is never echoed nor kept in clear."""
-        presented = request.headers.get("x-api-key")
-        valid = self.keys.allows(presented)
-        key = presented if self.keys.enabled and valid else None
-        wait = self.limiter.take(caller_id(key, request.client.host if request.client else None))
-        if wait > 0:
-            raise ApiError(
-                429,
-                f"rate limit of {self.limiter.per_minute} requests per minute exceeded;"
-                f" retry after {math.ceil(wait)} s",
-                retriable=True,
-                headers={"Retry-After": str(max(1, math.ceil(wait)))},
-            )
-        if not valid:
-            raise ApiError(401, "x-api-key header is missing or not a valid API key")
+        self.access = access
 
     def route(self, path: str, handler: Handler) -> Route:
         async def endpoint(request: Request) -> Response:
-            chain_id: int | None = None
+            params = Params(request)
+            limit: float = request.app.state.request_timeout
             try:
-                self._admit(request)
-                params = Params(request)
-                chain_id = params.chain_id()
-                engine = self.tokens.by_chain_id(chain_id)
-                limit: float = request.app.state.request_timeout
-                try:
-                    async with asyncio.timeout(limit):
-                        return await handler(engine, params)
-                except TimeoutError:
-                    raise ApiError(
-                        503,
-                        f"Request took longer than {limit:g} s",
-                        retriable=True,
-                        headers={"Retry-After": str(RETRY_AFTER_S)},
-                    ) from None
+                answer = self.answer(request, params, handler)
+                outcome = await guard(answer, path, limit, keep=(ApiError,))
             except ApiError as exc:
                 return error_response(exc)
-            except CatalogError as exc:
-                return error_response(from_catalog(exc, chain_id))
-            except RpcError as exc:  # a node error no service mapped to something narrower
-                log.warning("%s: node error %s on %s", path, exc.code, exc.method)
-                return error_response(
-                    ApiError(
-                        503,
-                        "Node returned an unexpected answer",
-                        retriable=True,
-                        headers={"Retry-After": str(RETRY_AFTER_S)},
-                    )
+            if not isinstance(outcome, Failure):
+                return outcome
+            if outcome.origin is Origin.NODE:  # a node error no service mapped
+                details = outcome.details or {}
+                log.warning(
+                    "%s: node error %s on %s", path, details["node_code"], details["method"]
                 )
-            except Exception:
-                log.exception("unhandled error on %s", path)
-                return error_response(ApiError(500, INTERNAL_ERROR.message, retriable=True))
+            return error_response(from_failure(outcome, params.chain, limit))
 
         return Route(path, endpoint, methods=["GET"], name="chainbase " + path)
+
+    async def answer(self, request: Request, params: Params, handler: Handler) -> Response:
+        """API key (401) and rate limit (429) first; the key is never echoed nor kept in clear."""
+        client = request.client.host if request.client else None
+        refused = self.access.admit(request.headers.get("x-api-key"), client, count_refused=True)
+        if refused is not None:
+            raise refused_error(refused, self.access.limiter.per_minute)
+        engine = self.tokens.by_chain_id(params.chain_id())
+        return await handler(engine, params)
 
     # -- handlers ------------------------------------------------------------------------
 

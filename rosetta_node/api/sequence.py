@@ -21,10 +21,7 @@ the gateway's modules that knows Starlette); the methods live in:
 
 from __future__ import annotations
 
-import asyncio
 import functools
-import logging
-import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -40,10 +37,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ..engine import Engine
 from ..errors import CatalogError
 from ..index.service import TokenService
-from ..rpc import RpcError
 from . import sequence_balances, sequence_by_contract, sequence_status
-from .access import Access, caller_id
+from .access import Access
 from .body import NOT_JSON, read_body
+from .guard import Failure, guard
 from .sequence_answers import WireAnswer
 from .sequence_wire import (
     BalanceUpdatesRequest,
@@ -53,19 +50,13 @@ from .sequence_wire import (
     NoArguments,
     TokenBalancesRequest,
     WebrpcError,
-    access_key_not_found,
     bad_method,
     bad_request,
     bad_route,
-    internal_error,
-    rate_limited,
     reason,
-    timeout,
-    unauthorized,
-    webrpc_of,
+    refused_error,
+    webrpc_error,
 )
-
-log = logging.getLogger(__name__)
 
 PREFIX = "/rpc/IndexerGateway/"
 _encode = msgspec.json.Encoder().encode
@@ -167,8 +158,7 @@ class Gateway:
     def __init__(self, engine: Engine, tokens: TokenService, access: Access) -> None:
         self.engine = engine
         self.tokens = tokens
-        self.keys = access.keys
-        self.limiter = access.limiter
+        self.access = access
         self.started = time.time()
         self.methods = method_table(tokens, self.started)
 
@@ -185,21 +175,18 @@ class Gateway:
         return error_response(bad_route(f"no such method: {path}"))
 
     async def endpoint(self, request: Request) -> Response:
+        # The checks and the body read are guarded too, but only the method has the time limit
+        # (a slow upload is the client's time); both guards' failures come out the same way.
         try:
-            answer = await self.call(request)
-            return Response(_encode(answer), media_type="application/json")
+            outcome = await guard(self.call(request), request.scope["path"], keep=(WebrpcError,))
         except WebrpcError as exc:
             return error_response(exc)
-        except CatalogError as exc:
-            return error_response(webrpc_of(exc))
-        except RpcError as exc:
-            return error_response(internal_error(f"node error: {exc.message[:200]}"))
-        except Exception:
-            log.exception("unhandled error on %s", request.scope["path"])
-            return error_response(internal_error("unexpected error; it has been logged"))
+        if isinstance(outcome, Failure):
+            return error_response(webrpc_error(outcome))
+        return Response(_encode(outcome), media_type="application/json")
 
-    async def call(self, request: Request) -> WireAnswer:
-        """The method's answer; every refusal is raised, for :meth:`endpoint` to write."""
+    async def call(self, request: Request) -> WireAnswer | Failure:
+        """The method's answer or failure; every refusal is raised, for :meth:`endpoint`."""
         name = request.scope["path"].removeprefix(PREFIX)
         method = self.methods.get(name)
         if method is None:  # e.g. a trailing newline that the route's regex let through
@@ -213,24 +200,14 @@ class Gateway:
             raise bad_request(reason(exc)) from None
         parsed = method.decode(body)
         limit: float = request.app.state.request_timeout
-        try:
-            async with asyncio.timeout(limit):
-                return await method.handler(parsed)
-        except TimeoutError:
-            raise timeout(f"the request took longer than {limit:g} s") from None
+        return await guard(method.handler(parsed), request.scope["path"], limit, (WebrpcError,))
 
     def admit(self, request: Request) -> None:
         """X-Access-Key when keys are configured, then the rate limit (per key, else address)."""
-        presented = request.headers.get("x-access-key")
-        if self.keys.enabled:
-            if not presented:
-                raise unauthorized("the X-Access-Key header is required")
-            if not self.keys.allows(presented):
-                raise access_key_not_found("the X-Access-Key is not a key of this node")
-        key = presented if self.keys.enabled else None
-        wait = self.limiter.take(caller_id(key, request.client.host if request.client else None))
-        if wait > 0:
-            raise rate_limited(max(1, math.ceil(wait)))
+        client = request.client.host if request.client else None
+        refused = self.access.admit(request.headers.get("x-access-key"), client)
+        if refused is not None:
+            raise refused_error(refused)
 
 
 def sequence_routes(engine: Engine, tokens: TokenService, access: Access) -> list[BaseRoute]:

@@ -50,7 +50,6 @@ from .sequence_wire import (
     TokenBalancesFilter,
     TokenBalancesRequest,
     invalid_argument,
-    webrpc_of,
 )
 
 # What one chain gives GetTokenBalances*: its block, its token rows, native balances (if asked).
@@ -233,4 +232,4 @@ async def read_updates(
                 f"{last_block} (canonical hash {details.get('canonical_hash')}); a reorg "
                 "replaced it: resume from an earlier cursor"
             ) from None
-        raise webrpc_of(exc) from None
+        raise  # the endpoint's error edge words it

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -11,10 +10,8 @@ from typing import Generic, TypeVar
 from ..engine.node import NetworkEngine
 from ..errors import CatalogError
 from ..index.service import TokenService
-from ..rpc import RpcError
-from .sequence_wire import ChainSelection, invalid_argument, reason
-
-log = logging.getLogger(__name__)
+from .guard import Failure, guard
+from .sequence_wire import ChainSelection, cause, invalid_argument, reason
 
 V = TypeVar("V")
 
@@ -57,14 +54,10 @@ async def fan_out(
     """``work`` on every chain at once; a chain's failure becomes its ``errorReason``."""
 
     async def one(engine: NetworkEngine) -> ChainAnswer[V]:
-        try:
-            return ChainAnswer(engine, await work(engine))
-        except CatalogError as exc:
-            return ChainAnswer(engine, error=reason(exc))
-        except RpcError as exc:
-            return ChainAnswer(engine, error=f"node error: {exc.message[:200]}")
-        except Exception:
-            log.exception("chain %s failed", engine.name)
-            return ChainAnswer(engine, error="unexpected error; it has been logged")
+        # No time limit of its own: the request's bounds every chain.
+        outcome = await guard(work(engine), f"chain {engine.name}")
+        if isinstance(outcome, Failure):
+            return ChainAnswer(engine, error=cause(outcome))
+        return ChainAnswer(engine, outcome)
 
     return list(await asyncio.gather(*(one(e) for e in engines)))

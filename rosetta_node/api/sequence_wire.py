@@ -1,4 +1,5 @@
-"""Sequence Indexer Gateway wire shapes: webrpc errors and request structs.
+"""Sequence Indexer Gateway wire shapes: webrpc errors (the gateway's dialect of the error
+edge, :mod:`.guard`) and request structs.
 
 Field names and casing are the upstream ones (``services/indexer/indexer.gen.go`` of
 go-sequence, the ``IndexerGateway`` service). Every request field is optional and accepts
@@ -14,28 +15,9 @@ from typing import Any
 
 import msgspec
 
-from ..errors import (
-    BLOCK_MISMATCH,
-    BLOCK_NOT_FOUND,
-    INDEX_NOT_CONFIGURED,
-    INVALID_ADDRESS,
-    INVALID_BLOCK_IDENTIFIER,
-    INVALID_REQUEST,
-    MALFORMED_JSON,
-    NODE_TIMEOUT,
-    UNKNOWN_NETWORK,
-    CatalogError,
-)
-
-# Catalog errors that are the client's to fix: InvalidArgument. Node trouble is not.
-_CLIENT_ERRORS = {
-    INVALID_REQUEST.code,
-    INVALID_ADDRESS.code,
-    BLOCK_MISMATCH.code,
-    UNKNOWN_NETWORK.code,
-    INVALID_BLOCK_IDENTIFIER.code,
-    BLOCK_NOT_FOUND.code,
-}
+from ..errors import MALFORMED_JSON, NODE_TIMEOUT, CatalogError, ErrorDef, Kind
+from .access import Refusal, Refused
+from .guard import Failure, Origin
 
 
 class ErrorBody(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -127,8 +109,12 @@ def invalid_argument(cause: str) -> WebrpcError:
 
 def reason(exc: CatalogError) -> str:
     """A short, key-free text for a catalog error: its message and the detail that says why."""
-    details = exc.details or {}
-    text = exc.error.message
+    return _reason(exc.error, exc.details)
+
+
+def _reason(error: ErrorDef, details: dict[str, Any] | None) -> str:
+    details = details or {}
+    text = error.message
     why = details.get("reason")
     if why:
         text += f": {why}"
@@ -142,17 +128,40 @@ def reason(exc: CatalogError) -> str:
     return text[:400]
 
 
-def webrpc_of(exc: CatalogError) -> WebrpcError:
-    """A catalog error as the webrpc error of a call that failed as a whole."""
-    if exc.error.code == MALFORMED_JSON.code:
-        return bad_request(reason(exc))
-    if exc.error.code in _CLIENT_ERRORS:
-        return invalid_argument(reason(exc))
-    if exc.error.code == NODE_TIMEOUT.code:
-        return timeout(reason(exc))
-    if exc.error.code == INDEX_NOT_CONFIGURED.code:  # configuration, not trouble: no retry helps
-        return unavailable(reason(exc))
-    return internal_error(reason(exc))
+# -- the webrpc dialect of the error edge (guard.py) ---------------------------------------
+
+
+def cause(failure: Failure) -> str:
+    """What a failure says: a chain's ``errorReason``, or the ``cause`` of a webrpc error."""
+    details = failure.details or {}
+    if failure.origin is Origin.TIMEOUT:
+        return str(details["reason"])
+    if failure.origin is Origin.NODE:
+        return f"node error: {str(details['node_message'])[:200]}"
+    if failure.origin is Origin.UNEXPECTED:
+        return "unexpected error; it has been logged"
+    return _reason(failure.error, failure.details)
+
+
+def webrpc_error(failure: Failure) -> WebrpcError:
+    """A failure as the webrpc error of a call that failed as a whole, by its entry's kind."""
+    error, text = failure.error, cause(failure)
+    if error is NODE_TIMEOUT:  # the request's time limit, or the node's
+        return timeout(text)
+    if error.kind is Kind.CLIENT:
+        return bad_request(text) if error is MALFORMED_JSON else invalid_argument(text)
+    if error.kind is Kind.INDEX and not error.retriable:  # configuration: no retry helps
+        return unavailable(text)
+    return internal_error(text)
+
+
+def refused_error(refused: Refused) -> WebrpcError:
+    """401 without a key or with a wrong one, 429 with Retry-After."""
+    if refused.why is Refusal.NO_KEY:
+        return unauthorized("the X-Access-Key header is required")
+    if refused.why is Refusal.WRONG_KEY:
+        return access_key_not_found("the X-Access-Key is not a key of this node")
+    return rate_limited(refused.retry_after)
 
 
 # -- requests -----------------------------------------------------------------------------
