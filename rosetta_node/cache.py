@@ -22,7 +22,7 @@ class ChainCache:
     ) -> None:
         self.headers = CountingLRU("headers", headers)
         self.blocks = CountingLRU("blocks", blocks)
-        # (block hash, address) -> {currency key or "nonce": atomic units}
+        # (block hash, address) -> engine.balances.AccountState: all read of it so far
         self.balances = CountingLRU("balances", balances)
         self.head = CountingTTL("head", 1, head_ttl)
         # block number -> hash, for blocks at or below the node's finalized block only

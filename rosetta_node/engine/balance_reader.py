@@ -91,39 +91,52 @@ def balance_of_call(token: str, account: str, pin: Any) -> Call:
     return ("eth_call", [{"to": token, "data": erc20.balance_of_data(account)}, pin])
 
 
-async def read_balances(
-    chain: Chain,
-    header: Header,
-    pairs: Sequence[Pair],
-    *,
-    reader: bool,
-    extra: Sequence[Call] = (),
-    near: bool | None = None,
-) -> tuple[list[Any], list[Any]]:
-    """(the results of ``extra``, the balanceOf answer of each pair), all read at ``header``
-    in one batch (a second one only for pairs the reader could not answer).
+class TokenReads:
+    """The ``balanceOf`` reads of many pairs at one block: the calls to put in a batch, then
+    per pair what its own eth_call would have answered.
 
     ``reader``: whether to use the BalanceReader (the network's ``multicall`` setting); one
-    pair alone is always asked directly. ``near``: as Chain.read_state.
+    pair alone is always asked directly. The calls can share a batch with other reads.
     """
-    pin = header.pin()
-    if not reader or len(pairs) < 2:
-        calls = [*extra, *(balance_of_call(token, account, pin) for token, account in pairs)]
-        results = await chain.read_state(header, calls, near=near)
-        return results[: len(extra)], results[len(extra) :]
-    chunks = [pairs[i : i + MAX_PAIRS] for i in range(0, len(pairs), MAX_PAIRS)]
-    calls = [*extra, *(reader_call(chunk, pin) for chunk in chunks)]
-    results = await chain.read_state(header, calls, near=near)
-    answers: list[Any] = []
-    for chunk, answer in zip(chunks, results[len(extra) :], strict=True):
-        if isinstance(answer, RpcError):  # e.g. a node that refuses calls without `to`
-            _warn_refused(chain, answer)
-            answers += [None] * len(chunk)
+
+    def __init__(self, pairs: Sequence[Pair], pin: Any, *, reader: bool) -> None:
+        self.pairs = pairs
+        self.pin = pin
+        if not reader or len(pairs) < 2:
+            self.chunks: list[Sequence[Pair]] = []
+            self.calls = [balance_of_call(token, account, pin) for token, account in pairs]
         else:
-            answers += reader_answer(answer, len(chunk))
-    again = [i for i, answer in enumerate(answers) if answer is None]
-    if again:
-        alone = [balance_of_call(*pairs[i], pin) for i in again]
-        for i, answer in zip(again, await chain.read_state(header, alone, near=near), strict=True):
-            answers[i] = answer
-    return results[: len(extra)], answers
+            self.chunks = [pairs[i : i + MAX_PAIRS] for i in range(0, len(pairs), MAX_PAIRS)]
+            self.calls = [reader_call(chunk, pin) for chunk in self.chunks]
+
+    async def answers(
+        self, chain: Chain, header: Header, results: Sequence[Any], near: bool | None
+    ) -> list[Any]:
+        """Per pair its answer (a hex string or an RpcError), from the results of
+        ``self.calls``; pairs the reader could not answer are asked again on their own."""
+        if not self.chunks:
+            return list(results)
+        answers: list[Any] = []
+        for chunk, answer in zip(self.chunks, results, strict=True):
+            if isinstance(answer, RpcError):  # e.g. a node that refuses calls without `to`
+                _warn_refused(chain, answer)
+                answers += [None] * len(chunk)
+            else:
+                answers += reader_answer(answer, len(chunk))
+        again = [i for i, answer in enumerate(answers) if answer is None]
+        if again:
+            alone = [balance_of_call(*self.pairs[i], self.pin) for i in again]
+            asked = await chain.read_state(header, alone, near=near)
+            for i, answer in zip(again, asked, strict=True):
+                answers[i] = answer
+        return answers
+
+
+async def read_balances(
+    chain: Chain, header: Header, pairs: Sequence[Pair], *, reader: bool, near: bool | None = None
+) -> list[Any]:
+    """The balanceOf answer of each pair at ``header``, in one batch (a second one only for
+    pairs the reader could not answer). ``near``: as Chain.read_state."""
+    reads = TokenReads(pairs, header.pin(), reader=reader)
+    results = await chain.read_state(header, reads.calls, near=near)
+    return await reads.answers(chain, header, results, near)

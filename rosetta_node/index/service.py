@@ -12,18 +12,13 @@ Wire formats are not this module's business: it returns plain objects and raises
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from cachetools import LRUCache
-
-from .. import erc20
 from ..addresses import checksum, parse_address
-from ..engine.balance_reader import read_balances
-from ..engine.chain import Header, hex_int, state_error
+from ..engine.balances import Want, erc20_balance, read_account, token_values
+from ..engine.chain import Header
 from ..engine.node import NetworkEngine, Networks
 from ..errors import (
     BLOCK_MISMATCH,
@@ -31,17 +26,25 @@ from ..errors import (
     INDEX_NOT_CONFIGURED,
     INVALID_ADDRESS,
     INVALID_REQUEST,
-    NODE_ERROR,
-    UNKNOWN_NETWORK,
     CatalogError,
 )
-from ..metrics import INDEX_HEAD, INDEX_LAG
-from ..rpc import RpcError
-from .follower import Indexer
-from .model import Cursor, IndexStore, Snapshot, WriterBusy
-from .open import claim_writer, open_store
+from .model import IndexStore, Snapshot
+from .network_choice import NetworkChoice
+from .network_index import IndexStatus, NetworkIndex
+from .token_info import TokenInfo, TokenInfos, total_supply
 
-log = logging.getLogger(__name__)
+__all__ = [
+    "MAX_HOLDERS_SCAN",
+    "Answer",
+    "HolderBalance",
+    "IndexStatus",
+    "NetworkIndex",
+    "TokenBalance",
+    "TokenInfo",
+    "TokenService",
+    "require_address",
+]
+
 
 T = TypeVar("T")
 
@@ -55,16 +58,6 @@ class Answer(Generic[T]):
 
     block: Header
     items: T
-
-
-@dataclass(frozen=True, slots=True)
-class TokenInfo:
-    address: str  # checksummed
-    name: str | None
-    symbol: str | None
-    decimals: int | None  # None: the contract has no decimals()
-    listed: bool  # in the network's token list
-    logo_uri: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,19 +77,6 @@ class HolderBalance:
     last_hash: str
 
 
-@dataclass(frozen=True, slots=True)
-class IndexStatus:
-    configured: bool
-    running: bool
-    cursor: Cursor | None
-    head: int | None
-    lag: int | None
-    reorgs: int
-    logs: int
-    problem: str | None
-    problems: list[str]  # what keeps the index from answering well (for /readyz)
-
-
 def require_address(value: str, field: str) -> str:
     address = parse_address(value)
     if address is None:
@@ -107,140 +87,13 @@ def require_address(value: str, field: str) -> str:
     return address
 
 
-class NetworkIndex:
-    """One network's index: its store and the follower task keeping it at the head."""
-
-    def __init__(self, engine: NetworkEngine) -> None:
-        self.engine = engine
-        self.settings = engine.settings
-        self.configured = bool(self.settings.index_db or self.settings.index_url)
-        self.store: IndexStore | None = None
-        self.indexer: Indexer | None = None
-        self.problem: str | None = (
-            None if self.configured else "no index_db or index_url configured"
-        )
-        self._task: asyncio.Task[None] | None = None
-        self._stop = asyncio.Event()
-
-    def start(self) -> None:
-        if self.configured and self._task is None:
-            self._task = asyncio.create_task(self._run(), name=f"index {self.engine.name}")
-
-    async def _open(self) -> IndexStore:
-        # The store is named after the network, known once the node told its chain id.
-        while self.engine.identifier is None:
-            await asyncio.sleep(0.5)
-        store = open_store(self.settings, self.engine.name)
-        # A PostgreSQL index is shared by replicas: this one answers from it at once, and
-        # follows the head only once it holds the index's writer lock (one writer; a
-        # standby waits here and takes over when the writer's session ends).
-        self.store = store
-        try:
-            await claim_writer(store, wait=True, poll=self.settings.index_poll_interval)
-        except asyncio.CancelledError:
-            raise  # stop() closes self.store
-        except BaseException:
-            self.store = None
-            await store.close()
-            raise
-        return store
-
-    async def _run(self) -> None:
-        delay = 1.0
-        while not self._stop.is_set():
-            try:
-                if self.store is None:
-                    self.store = await self._open()
-                if self.indexer is None:
-                    self.indexer = Indexer(
-                        self.engine.rpc,
-                        self.store,
-                        start_block=self.settings.index_start_block,
-                        confirmations=self.settings.index_confirmations,
-                    )
-                self.problem = None
-                await self.indexer.follow(self.settings.index_poll_interval, self._stop)
-                return
-            except asyncio.CancelledError:
-                raise
-            except WriterBusy as exc:
-                # Another replica took the writer lock (our session to PostgreSQL dropped):
-                # answer from the shared index and stand by until the lock is free again.
-                self.problem = None
-                log.warning("index %s: %s; standing by", self.engine.name, exc)
-                self.indexer = None
-                if self.store is not None:
-                    poll = self.settings.index_poll_interval
-                    await claim_writer(self.store, wait=True, poll=poll)
-            except Exception as exc:  # the follower must outlive node trouble and bad files
-                self.problem = f"{type(exc).__name__}: {exc}"
-                log.error("index %s stopped: %s; retrying in %.0f s", self.engine.name, exc, delay)
-                self.indexer = None  # prepares again (genesis check, start block)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), delay)
-                delay = min(delay * 2, 60.0)
-
-    async def stop(self) -> None:
-        self._stop.set()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        if self.store is not None:
-            await self.store.close()
-            self.store = None
-
-    async def status(self) -> IndexStatus:
-        cursor = None if self.store is None else await self.store.cursor()
-        head = None if self.indexer is None else self.indexer.head
-        lag = None if cursor is None or head is None else max(0, head - cursor.number)
-        name = self.engine.name
-        if cursor is not None:
-            INDEX_HEAD.labels(name).set(cursor.number)
-        if lag is not None:
-            INDEX_LAG.labels(name).set(lag)
-        return IndexStatus(
-            configured=self.configured,
-            running=self._task is not None and not self._task.done(),
-            cursor=cursor,
-            head=head,
-            lag=lag,
-            reorgs=0 if self.indexer is None else self.indexer.reorgs,
-            logs=0 if self.indexer is None else self.indexer.logs,
-            problem=self.problem,
-            problems=self._problems(cursor, lag),
-        )
-
-    def _problems(self, cursor: Cursor | None, lag: int | None) -> list[str]:
-        if not self.configured:
-            return []
-        if cursor is None:
-            return [f"index of {self.engine.name} has not indexed a block yet"]
-        problems = []
-        if self.problem:
-            problems.append(f"index of {self.engine.name}: {self.problem}")
-        if lag is not None and lag > self.settings.index_max_lag:
-            problems.append(
-                f"index of {self.engine.name} is {lag} blocks behind the head "
-                f"(bound {self.settings.index_max_lag})"
-            )
-        return problems
-
-    async def readiness(self) -> list[str]:
-        """What keeps this index from answering well now (empty when fine or not configured)."""
-        return (await self.status()).problems
-
-
-class TokenService:
+class TokenService(NetworkChoice):
     """Token balances, holders and balance updates for every configured network."""
 
     def __init__(self, networks: Networks) -> None:
-        self.networks = networks
+        super().__init__(networks)
         self.indexes = {id(e): NetworkIndex(e) for e in networks.all()}
-        self._info: LRUCache[tuple[int, str], TokenInfo] = LRUCache(maxsize=50_000)
-        # (block hash, contract, account) -> balance: pages and repeated asks hit this.
-        self._balances: LRUCache[tuple[str, str, str], int] = LRUCache(maxsize=200_000)
+        self.infos = TokenInfos()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -254,51 +107,6 @@ class TokenService:
 
     def index_of(self, engine: NetworkEngine) -> NetworkIndex:
         return self.indexes[id(engine)]
-
-    # -- networks ----------------------------------------------------------------------------
-
-    def all(self) -> list[NetworkEngine]:
-        return self.networks.all()
-
-    def select(
-        self, chain_ids: Iterable[int] | None = None, names: Iterable[str] | None = None
-    ) -> list[NetworkEngine]:
-        """Networks by chain id or by name (network, or blockchain/network); None: all.
-
-        An unknown id or name is an error naming what is configured.
-        """
-        chain_ids = list(chain_ids or [])
-        names = [n.lower() for n in names or []]
-        if not chain_ids and not names:
-            return self.all()
-        chosen: list[NetworkEngine] = []
-        for chain_id in chain_ids:
-            chosen.append(self.by_chain_id(chain_id))
-        for name in names:
-            chosen.append(self.by_name(name))
-        return list({id(e): e for e in chosen}.values())
-
-    def _unknown(self, details: dict[str, Any]) -> CatalogError:
-        configured: list[Any] = [
-            {"chainId": e.chain_id, "network": e.name} for e in self.all() if e.chain_id
-        ]
-        return CatalogError(UNKNOWN_NETWORK, {**details, "configured": configured})
-
-    def by_chain_id(self, chain_id: int) -> NetworkEngine:
-        for engine in self.all():
-            if engine.chain_id == chain_id:
-                return engine
-        raise self._unknown({"chainId": chain_id})
-
-    def by_name(self, name: str) -> NetworkEngine:
-        wanted = name.lower()
-        for engine in self.all():
-            ident = engine.identifier
-            if ident is None:
-                continue
-            if wanted in (ident.network.lower(), engine.name.lower(), str(engine.chain_id)):
-                return engine
-        raise self._unknown({"network": name[:64]})
 
     # -- blocks ------------------------------------------------------------------------------
 
@@ -338,7 +146,7 @@ class TokenService:
             raise CatalogError(INDEX_BEHIND, {"network": engine.name, "reason": "opening"})
         return index.store
 
-    # -- node reads --------------------------------------------------------------------------
+    # -- node reads (engine/balances.py, shared with /account/balance; token_info.py) -------
 
     async def balances(
         self, engine: NetworkEngine, header: Header, pairs: Sequence[tuple[str, str]]
@@ -348,92 +156,27 @@ class TokenService:
         A contract that reverts or answers garbage is not an ERC-20 at that block (the index
         holds whatever logged a Transfer): its rows are left out, not failed.
         """
-        out: list[int | None] = [None] * len(pairs)
-        todo: list[int] = []
-        for i, (contract, account) in enumerate(pairs):
-            hit = self._balances.get((header.hash, contract, account))
-            if hit is None:
-                todo.append(i)
-            else:
-                out[i] = hit
-        _, results = await read_balances(  # (long batches are split)
-            engine.chain, header, [pairs[i] for i in todo], reader=engine.settings.multicall
-        )
-        for i, result in zip(todo, results, strict=True):
-            if isinstance(result, RpcError):
-                if "revert" in result.message.lower():
-                    continue
-                raise state_error(result, header)
-            value = erc20.decode_uint(result)
-            if value is not None:
-                out[i] = value
-                self._balances[(header.hash, pairs[i][0], pairs[i][1])] = value
-        return out
+        return [erc20_balance(v) for v in await token_values(engine, header, pairs)]
 
     async def native_balance(self, engine: NetworkEngine, account: str, header: Header) -> int:
-        # Always asked of the node (not the balance cache): an answer at the head then also
-        # proves the node still serves our chain (the RPC client's chain guard).
-        if await engine.chain.near_head(header):  # proven against the state root: account_at
-            return (await engine.chain.account_at(header, account))[0]
-        (result,) = await engine.chain.read_state(
-            header, [("eth_getBalance", [account, header.pin()])], near=False
-        )
-        if isinstance(result, RpcError):
-            raise state_error(result, header)
-        value = hex_int(result, "balance")
-        if value < 0:
-            raise CatalogError(NODE_ERROR, {"reason": "negative balance"})
-        return value
+        # Always asked of the node (fresh): an answer at the head then also proves the node
+        # still serves our chain (the RPC client's chain guard).
+        state = await read_account(engine, header, account, Want(native=True), fresh=True)
+        assert state.native is not None
+        return state.native
 
     async def token_info(self, engine: NetworkEngine, contract: str, header: Header) -> TokenInfo:
-        """Name, symbol and decimals: the token list's, else the contract's own."""
-        contract = checksum(contract)
-        listed = engine.tokens.get(contract)
-        if listed is not None:
-            return TokenInfo(
-                contract, listed.name or None, listed.symbol, listed.decimals, True, listed.logo_uri
-            )
-        key = (id(engine), contract)
-        known = self._info.get(key)
-        if known is not None:
-            return known
-        pin = header.pin()
-        answers = await engine.rpc.batch(
-            [
-                ("eth_call", [{"to": contract, "data": data}, pin])
-                for data in (erc20.NAME, erc20.SYMBOL, erc20.DECIMALS)
-            ]
-        )
-        name, symbol, decimals = (None if isinstance(a, RpcError) else a for a in answers)
-        raw_decimals = erc20.decode_uint(decimals)
-        info = TokenInfo(
-            contract,
-            erc20.decode_text(name),
-            erc20.decode_text(symbol),
-            raw_decimals if raw_decimals is not None and raw_decimals <= 255 else None,
-            False,
-        )
-        if any(a not in (None, "0x") for a in (name, symbol, decimals)):
-            self._info[key] = info  # the contract exists and answered: its metadata is fixed
-        return info
+        return await self.infos.info(engine, contract, header)
 
     async def token_infos(
         self, engine: NetworkEngine, contracts: Iterable[str], header: Header
     ) -> dict[str, TokenInfo]:
-        unique = list(dict.fromkeys(checksum(c) for c in contracts))
-        infos = await asyncio.gather(*(self.token_info(engine, c, header) for c in unique))
-        return dict(zip(unique, infos, strict=True))
+        return await self.infos.infos(engine, contracts, header)
 
     async def total_supply(
         self, engine: NetworkEngine, contract: str, header: Header
     ) -> int | None:
-        call = {"to": checksum(contract), "data": erc20.TOTAL_SUPPLY}
-        (result,) = await engine.chain.read_state(header, [("eth_call", [call, header.pin()])])
-        if isinstance(result, RpcError):
-            if "revert" in result.message.lower():
-                return None
-            raise state_error(result, header)
-        return erc20.decode_uint(result)
+        return await total_supply(engine, contract, header)
 
     # -- index answers -----------------------------------------------------------------------
 
@@ -542,26 +285,7 @@ class TokenService:
         ``(last_block, account)``.
         """
         contract = require_address(contract, "contract")
-        if last_block < 0:
-            raise CatalogError(INVALID_REQUEST, {"reason": "lastBlockNumber must not be negative"})
-        if last_block > 0:
-            if not last_hash:
-                raise CatalogError(
-                    INVALID_REQUEST,
-                    {"reason": "lastBlockHash is required when lastBlockNumber is not 0"},
-                )
-            canonical = await self.block(engine, last_block)
-            if canonical.hash != last_hash.lower():
-                raise CatalogError(
-                    BLOCK_MISMATCH,
-                    {
-                        "reason": "lastBlockHash is not the canonical block at lastBlockNumber"
-                        " (a reorg replaced it; resume from an earlier cursor)",
-                        "index": last_block,
-                        "hash": last_hash[:80],
-                        "canonical_hash": canonical.hash,
-                    },
-                )
+        await self._check_resume(engine, last_block, last_hash)
         store = self._store(engine)
         snapshot = await store.balance_changes(contract, last_block, page_after, limit)
         if snapshot.cursor is not None and last_block > snapshot.cursor.number:
@@ -572,6 +296,32 @@ class TokenService:
         header = await self._pinned(engine, snapshot, None)
         rows = [(c.account, c.block_number, c.block_hash) for c in snapshot.rows]
         return Answer(header, await self._holder_rows(engine, contract, header, rows))
+
+    async def _check_resume(
+        self, engine: NetworkEngine, last_block: int, last_hash: str | None
+    ) -> None:
+        """A balance-updates cursor must name a canonical block (0 needs no hash)."""
+        if last_block < 0:
+            raise CatalogError(INVALID_REQUEST, {"reason": "lastBlockNumber must not be negative"})
+        if last_block == 0:
+            return
+        if not last_hash:
+            raise CatalogError(
+                INVALID_REQUEST,
+                {"reason": "lastBlockHash is required when lastBlockNumber is not 0"},
+            )
+        canonical = await self.block(engine, last_block)
+        if canonical.hash != last_hash.lower():
+            raise CatalogError(
+                BLOCK_MISMATCH,
+                {
+                    "reason": "lastBlockHash is not the canonical block at lastBlockNumber"
+                    " (a reorg replaced it; resume from an earlier cursor)",
+                    "index": last_block,
+                    "hash": last_hash[:80],
+                    "canonical_hash": canonical.hash,
+                },
+            )
 
     async def holder_accounts(
         self,
