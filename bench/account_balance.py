@@ -48,13 +48,10 @@ import json
 import os
 import platform
 import random
-import signal
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -66,12 +63,15 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from rosetta_node.devnet import Anvil, free_port  # noqa: E402
+from rosetta_node.devnet import Anvil  # noqa: E402
 from rosetta_node.engine.balance_reader import (  # noqa: E402
     MAX_PAIRS,
     reader_answer,
     reader_call,
 )
+from tests.support.node import NodeProcess, NodeStartError  # noqa: E402
+from tests.support.rpc import JsonRpcError, rpc_batch  # noqa: E402
+from tests.support.rpc import rpc_call as rpc  # noqa: E402
 
 ARTIFACT = ROOT / "tests" / "contracts" / "build" / "TestToken.json"
 NETWORK = {"blockchain": "Ethereum", "network": "devnet"}
@@ -98,37 +98,8 @@ class BenchError(RuntimeError):
 
 
 # --------------------------------------------------------------------------------------------
-# Setup: plain synchronous JSON-RPC (not timed)
+# Setup: plain synchronous JSON-RPC (not timed), tests.support.rpc's rpc_call as ``rpc``
 # --------------------------------------------------------------------------------------------
-
-
-def rpc(url: str, method: str, params: Sequence[Any] = (), timeout: float = 30.0) -> Any:
-    (result,) = rpc_batch(url, [(method, params)], timeout)
-    return result
-
-
-def rpc_batch(url: str, calls: Sequence[tuple[str, Sequence[Any]]], timeout: float = 30.0) -> list:
-    if not calls:
-        return []
-    body = [
-        {"jsonrpc": "2.0", "id": i, "method": m, "params": list(p)}
-        for i, (m, p) in enumerate(calls)
-    ]
-    req = urllib.request.Request(
-        url, data=_encode(body), headers={"Content-Type": "application/json"}, method="POST"
-    )
-    with urllib.request.urlopen(req, timeout=timeout) as resp:
-        answer = _decode(resp.read())
-    if not isinstance(answer, list):
-        raise BenchError(f"setup batch refused: {answer!r}"[:500])
-    by_id = {item.get("id"): item for item in answer}
-    results = []
-    for i, (method, _) in enumerate(calls):
-        item = by_id.get(i)
-        if item is None or "error" in item:
-            raise BenchError(f"setup call {method} failed: {item!r}"[:500])
-        results.append(item["result"])
-    return results
 
 
 def holder_addresses(n: int) -> list[str]:
@@ -293,133 +264,32 @@ def write_token_list(path: Path, tokens: list[dict[str, Any]]) -> None:
 _STARTED: list[NodeProcess] = []  # stopped again in main()'s finally, whatever happened
 
 
-class NodeProcess:
-    def __init__(
-        self,
-        rpc_url: str,
-        token_list: Path,
-        workdir: Path,
-        label: str,
-        python: str,
-        profile: Path | None = None,
-        log_level: str | None = None,
-        src: Path = ROOT,
-    ) -> None:
-        self.src = src
-        self.rpc_url = rpc_url
-        self.log_level = log_level
-        self.token_list = token_list
-        self.workdir = workdir
-        self.label = label
-        self.python = python
-        self.profile = profile
-        self.process: subprocess.Popen[bytes] | None = None
-        self.port = 0
-        self.url = ""
-        self.log_path = workdir / f"node-{label}.log"
-
-    def start(self, ready_timeout: float = 60.0) -> None:
-        for _ in range(3):  # a free port can be taken before the node binds it
-            self.port = free_port()
-            self.url = f"http://127.0.0.1:{self.port}"
-            serve = [
-                "rosetta_node",
-                "serve",
-                "--rpc-url",
-                self.rpc_url,
-                "--port",
-                str(self.port),
-                "--host",
-                "127.0.0.1",
-                "--token-list",
-                str(self.token_list),
-                "--chain-id",
-                str(CHAIN_ID),
-            ]
-            if self.log_level:
-                serve += ["--log-level", self.log_level]
-            if self.profile is not None:
-                renderer = "json" if self.profile.suffix == ".json" else "text"
-                cmd = [
-                    self.python,
-                    "-m",
-                    "pyinstrument",
-                    "-r",
-                    renderer,
-                    "-o",
-                    str(self.profile),
-                    "-m",
-                    *serve,
-                ]
-            else:
-                cmd = [self.python, "-m", *serve]
-            log = open(self.log_path, "ab")  # noqa: SIM115 - closed below
-            try:
-                # cwd: `python -m rosetta_node` runs that checkout's package, whatever the venv.
-                self.process = subprocess.Popen(
-                    cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=self.src
-                )
-            finally:
-                log.close()
-            _STARTED.append(self)
-            try:
-                self._wait_ready(ready_timeout)
-                return
-            except BenchError:
-                if "address already in use" in self.log_tail().lower():
-                    self.stop()
-                    continue
-                self.stop()
-                raise
-        raise BenchError(f"node {self.label}: no free port after 3 tries")
-
-    def _wait_ready(self, timeout: float) -> None:
-        assert self.process is not None
-        deadline = time.monotonic() + timeout
-        body = _encode({"network_identifier": NETWORK})
-        while True:
-            if self.process.poll() is not None:
-                raise BenchError(
-                    f"node {self.label} exited with {self.process.returncode}:\n{self.log_tail()}"
-                )
-            try:
-                req = urllib.request.Request(
-                    self.url + "/network/status",
-                    data=body,
-                    headers={"Content-Type": "application/json"},
-                    method="POST",
-                )
-                with urllib.request.urlopen(req, timeout=2) as resp:
-                    if resp.status == 200:
-                        return
-            except (OSError, urllib.error.URLError):
-                pass
-            if time.monotonic() > deadline:
-                raise BenchError(
-                    f"node {self.label} not ready in {timeout:.0f} s:\n{self.log_tail()}"
-                )
-            time.sleep(0.1)
-
-    def log_tail(self, limit: int = 3000) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-        return text[-limit:]
-
-    def stop(self, timeout: float = 15.0) -> None:
-        process, self.process = self.process, None
-        if process is None:
-            return
-        if process.poll() is None:
-            # SIGINT: uvicorn shuts down gracefully, then re-raises it as KeyboardInterrupt,
-            # which pyinstrument survives to write its report (after SIGTERM it would not).
-            process.send_signal(signal.SIGINT if self.profile is not None else signal.SIGTERM)
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+def bench_node(
+    rpc_url: str,
+    token_list: Path,
+    workdir: Path,
+    label: str,
+    python: str,
+    profile: Path | None = None,
+    log_level: str | None = None,
+    src: Path = ROOT,
+) -> NodeProcess:
+    """Our node in front of ``rpc_url``, not started yet; ``start()`` waits until it serves
+    the devnet. ``src``: the checkout whose ``rosetta_node`` runs (its working directory)."""
+    node = NodeProcess(
+        ["--rpc-url", rpc_url, "--token-list", str(token_list), "--chain-id", str(CHAIN_ID)],
+        start=False,
+        python=python,
+        cwd=src,
+        host="127.0.0.1",
+        log_level=log_level,
+        log_path=workdir / f"node-{label}.log",
+        profile=profile,
+        network=NETWORK,
+        label=f"node {label}",
+    )
+    _STARTED.append(node)
+    return node
 
 
 # --------------------------------------------------------------------------------------------
@@ -885,7 +755,7 @@ async def check_round_trips(
     """
     proxy = CountingProxy("127.0.0.1", anvil_port)
     await proxy.start()
-    node = NodeProcess(
+    node = bench_node(
         f"http://127.0.0.1:{proxy.port}",
         token_list,
         workdir,
@@ -1133,7 +1003,7 @@ async def run_benchmarks(
     pool.advance(1)
     print(f"round-trip check: {round_trip}", flush=True)
 
-    node = NodeProcess(
+    node = bench_node(
         fixture.anvil_url,
         token_list,
         workdir,
@@ -1300,7 +1170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = asyncio.run(
             run_benchmarks(args, fixture, anvil.port, anvil.process.pid, token_list, workdir)
         )
-    except BenchError as exc:
+    except (BenchError, JsonRpcError, NodeStartError) as exc:
         print(f"\nBENCHMARK FAILED: {exc}", file=sys.stderr)
         return 1
     finally:

@@ -33,9 +33,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from rosetta_node.devnet import Anvil  # noqa: E402
-from tests.conftest import JsonRpc, NodeProcess  # noqa: E402
 from tests.support.geth import Geth  # noqa: E402
+from tests.support.node import NodeProcess  # noqa: E402
 from tests.support.premerge import build_premerge_chain  # noqa: E402
+from tests.support.rpc import JsonRpc  # noqa: E402
 from tests.workload import run_workload  # noqa: E402
 
 

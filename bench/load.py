@@ -47,14 +47,10 @@ import json
 import os
 import platform
 import random
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -69,7 +65,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from rosetta_node.devnet import Anvil, free_port  # noqa: E402
+from rosetta_node.devnet import Anvil  # noqa: E402
+from tests.support.node import NodeProcess  # noqa: E402
+from tests.support.rpc import rpc_batch  # noqa: E402
+from tests.support.rpc import rpc_call as rpc  # noqa: E402
 
 NETWORK = {"blockchain": "Ethereum", "network": "devnet"}
 CHAIN_ID = 31337
@@ -85,39 +84,9 @@ _encode = msgspec.json.encode
 _decode = msgspec.json.decode
 
 
-class SetupError(RuntimeError):
-    """The load test could not be set up (anvil, workload or node)."""
-
-
 # --------------------------------------------------------------------------------------------
-# Setup: synchronous JSON-RPC, the workload, the node
+# Setup: the workload (set-up JSON-RPC through tests.support.rpc), the node
 # --------------------------------------------------------------------------------------------
-
-
-def rpc_batch(url: str, calls: Sequence[tuple[str, Sequence[Any]]], timeout: float = 60.0) -> list:
-    results: list[Any] = []
-    for start in range(0, len(calls), 500):
-        chunk = calls[start : start + 500]
-        body = [
-            {"jsonrpc": "2.0", "id": i, "method": m, "params": list(p)}
-            for i, (m, p) in enumerate(chunk)
-        ]
-        req = urllib.request.Request(
-            url, data=_encode(body), headers={"Content-Type": "application/json"}, method="POST"
-        )
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            answer = _decode(resp.read())
-        by_id = {item.get("id"): item for item in answer}
-        for i, (method, _) in enumerate(chunk):
-            item = by_id.get(i)
-            if item is None or "error" in item:
-                raise SetupError(f"setup call {method} failed: {item!r}"[:500])
-            results.append(item["result"])
-    return results
-
-
-def rpc(url: str, method: str, *params: Any) -> Any:
-    return rpc_batch(url, [(method, params)])[0]
 
 
 @dataclass
@@ -167,92 +136,21 @@ def prepare_chain(anvil_url: str, blocks: int, token_list: Path) -> Chain:
     )
 
 
-class NodeProcess:
-    """Our node as a subprocess on a free loopback port, stopped by pid."""
-
-    def __init__(self, rpc_url: str, token_list: Path, workdir: Path) -> None:
-        self.rpc_url = rpc_url
-        self.token_list = token_list
-        self.log_path = workdir / "node.log"
-        self.process: subprocess.Popen[bytes] | None = None
-        self.url = ""
-
-    def start(self, timeout: float = 60.0) -> None:
-        for _ in range(3):  # a free port can be taken before the node binds it
-            port = free_port()
-            self.url = f"http://127.0.0.1:{port}"
-            cmd = [
-                sys.executable,
-                "-m",
-                "rosetta_node",
-                "serve",
-                "--rpc-url",
-                self.rpc_url,
-                "--chain-id",
-                str(CHAIN_ID),
-                "--token-list",
-                str(self.token_list),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-            ]
-            with open(self.log_path, "ab") as log:
-                self.process = subprocess.Popen(
-                    cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=ROOT
-                )
-            if self._wait_ready(timeout):
-                return
-            if "address already in use" not in self.log_tail().lower():
-                raise SetupError(f"node did not come up:\n{self.log_tail()}")
-            self.stop()
-        raise SetupError("node: no free port after 3 tries")
-
-    def _wait_ready(self, timeout: float) -> bool:
-        assert self.process is not None
-        deadline = time.monotonic() + timeout
-        body = _encode({"network_identifier": NETWORK})
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                return False
-            req = urllib.request.Request(
-                self.url + "/network/status",
-                data=body,
-                headers={"Content-Type": "application/json"},
-                method="POST",
-            )
-            with (
-                contextlib.suppress(OSError, urllib.error.URLError),
-                urllib.request.urlopen(req, timeout=2) as resp,
-            ):
-                if resp.status == 200:
-                    return True
-            time.sleep(0.1)
-        return False
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    def log_tail(self, limit: int = 3000) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-limit:]
-        except OSError:
-            return ""
-
-    def stop(self) -> None:
-        process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+def start_node(rpc_url: str, token_list: Path, workdir: Path) -> NodeProcess:
+    """Our node in front of ``rpc_url`` (``--log-level warning``, log in ``workdir``), ready."""
+    node = NodeProcess(
+        ["--rpc-url", rpc_url, "--chain-id", str(CHAIN_ID), "--token-list", str(token_list)],
+        start=False,
+        host="127.0.0.1",
+        log_level="warning",
+        log_path=workdir / "node.log",
+        network=NETWORK,
+    )
+    try:
+        return node.start()
+    except BaseException:
+        node.stop()
+        raise
 
 
 def rss_kb(pid: int) -> int | None:
@@ -934,8 +832,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             setup_started = time.monotonic()
             anvil.start()
             chain = prepare_chain(anvil.url, args.blocks, workdir / "tokens.json")
-            node = NodeProcess(anvil.url, workdir / "tokens.json", workdir)
-            node.start()
+            node = start_node(anvil.url, workdir / "tokens.json", workdir)
             setup_seconds = time.monotonic() - setup_started
         except Exception as exc:
             print(f"setup failed: {exc}", file=sys.stderr)

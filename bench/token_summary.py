@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -46,11 +45,12 @@ from bench.account_balance import (  # noqa: E402
     build_fixture,
     holder_addresses,
     mine_until_empty,
-    rpc,
-    rpc_batch,
     write_token_list,
 )
-from rosetta_node.devnet import Anvil, free_port  # noqa: E402
+from rosetta_node.devnet import Anvil  # noqa: E402
+from tests.support.node import NodeProcess  # noqa: E402
+from tests.support.rpc import rpc_batch  # noqa: E402
+from tests.support.rpc import rpc_call as rpc  # noqa: E402
 
 ROUTE = "/rpc/IndexerGateway/GetTokenBalancesSummary"
 MINT = "0x40c10f19"  # mint(address,uint256)
@@ -75,53 +75,21 @@ def mint_to_all(url: str, tokens: list[dict[str, Any]], accounts: list[str]) -> 
     rpc(url, "evm_setAutomine", [True])
 
 
-class Node:
-    def __init__(self, anvil_url: str, token_list: Path, db: Path) -> None:
-        import subprocess
-
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {
-            **os.environ,
+def start_indexed_node(anvil_url: str, token_list: Path, db: Path) -> NodeProcess:
+    """Our node with the Transfer-log index on (log level warning), ready."""
+    node = NodeProcess(
+        ["--rpc-url", anvil_url, "--chain-id", str(CHAIN_ID), "--token-list", str(token_list)],
+        {
             "ROSETTA_NODE_INDEX_DB": str(db),
             "ROSETTA_NODE_INDEX_POLL_INTERVAL": "0.2",
             "ROSETTA_NODE_LOG_LEVEL": "warning",
-        }
-        cmd = [sys.executable, "-m", "rosetta_node", "serve", "--port", str(self.port)]
-        cmd += [
-            "--rpc-url",
-            anvil_url,
-            "--chain-id",
-            str(CHAIN_ID),
-            "--token-list",
-            str(token_list),
-        ]
-        self.process = subprocess.Popen(
-            cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-
-    def wait_indexed(self, head_hash: str, timeout: float = 300.0) -> None:
-        import urllib.request
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(self.url + "/readyz", timeout=5) as answer:
-                    body = json.loads(answer.read())
-            except Exception:  # not up yet, or 503 while the index catches up
-                time.sleep(0.2)
-                continue
-            if body["networks"][0].get("index", {}).get("hash") == head_hash:
-                return
-            time.sleep(0.2)
-        raise RuntimeError("the index did not reach the head")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except Exception:
-            self.process.kill()
+        },
+    )
+    try:
+        return node.start()
+    except BaseException:
+        node.stop()
+        raise
 
 
 async def ours(session: aiohttp.ClientSession, url: str, account: str) -> dict[str, Any]:
@@ -262,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="bench-summary-"))
     anvil = Anvil(extra_args=["--gas-limit", "1000000000"])
-    node: Node | None = None
+    node: NodeProcess | None = None
     try:
         anvil.start()
         started = time.monotonic()
@@ -273,8 +241,8 @@ def main(argv: list[str] | None = None) -> int:
         setup = time.monotonic() - started
         token_list = work / "tokens.json"
         write_token_list(token_list, fixture.tokens)
-        node = Node(anvil.url, token_list, work / "index.sqlite")
-        node.wait_indexed(head["hash"])
+        node = start_indexed_node(anvil.url, token_list, work / "index.sqlite")
+        node.wait_indexed(block_hash=head["hash"], timeout=300.0)
         tokens = [t["address"] for t in fixture.tokens]
         figures = asyncio.run(
             measure(

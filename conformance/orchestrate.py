@@ -44,8 +44,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -56,9 +54,11 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from eth_utils import to_checksum_address  # noqa: E402
 
-from rosetta_node.devnet import Anvil, free_port, rpc_call  # noqa: E402
+from rosetta_node.devnet import Anvil, free_port  # noqa: E402
 from tests.support.geth import Geth, commit_block  # noqa: E402
+from tests.support.node import NodeProcess, NodeStartError, get_json  # noqa: E402
 from tests.support.premerge import PremergeChain, build_premerge_chain  # noqa: E402
+from tests.support.rpc import rpc_call  # noqa: E402
 from tests.workload import write_token_list  # noqa: E402
 
 # The network rosetta-node serves for the devnet: named from the chain id (anvil's 31337 is a
@@ -151,23 +151,6 @@ class Children:
         while self.procs:
             name, proc = self.procs.pop()
             self.stop(name, proc)
-
-
-def _post(url: str, body: dict[str, Any], timeout: float = 10.0) -> tuple[int, Any]:
-    req = urllib.request.Request(
-        url,
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as exc:
-        try:
-            return exc.code, json.loads(exc.read())
-        except ValueError:
-            return exc.code, None
 
 
 def _tail(path: Path, lines: int = 40) -> str:
@@ -299,64 +282,27 @@ def start_node(
     extra: Sequence[str] = (),
 ) -> int:
     """Start rosetta-node on a free port; return the port once it serves the devnet."""
-    node_log = work / "node.log"
-    for _attempt in range(5):
-        port = free_port()
-        cmd = [
-            sys.executable,
-            "-m",
-            "rosetta_node",
-            "serve",
-            "--rpc-url",
-            rpc_url,
-            "--chain-id",
-            str(chain_id),
-            "--token-list",
-            token_list,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            *extra,
-        ]
-        with open(node_log, "ab") as out:
-            proc = subprocess.Popen(
-                cmd,
-                cwd=work,
-                env=child_env(),
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        children.record("rosetta-node", proc, sys.executable)
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + NODE_READY_TIMEOUT
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                break
-            try:
-                status, body = _post(url + "/network/list", {}, timeout=2.0)
-                if status == 200 and NETWORK in (body or {}).get("network_identifiers", []):
-                    status, body = _post(
-                        url + "/network/status", {"network_identifier": NETWORK}, timeout=5.0
-                    )
-                    if status == 200:
-                        log(f"rosetta-node ready at {url} (pid {proc.pid}), log: {node_log}")
-                        return port
-            except (OSError, ValueError):
-                pass
-            time.sleep(0.2)
-        if proc.poll() is not None and "address already in use" in _tail(node_log).lower():
-            log(f"port {port} was taken; retrying on another port")
-            continue
-        Children.stop("rosetta-node", proc)
-        raise SetupError(
-            f"rosetta-node did not serve {NETWORK} at {url} within {NODE_READY_TIMEOUT:.0f} s "
-            f"(exit code {proc.returncode}); last lines of {node_log}:\n{_tail(node_log)}"
-        )
-    raise SetupError("could not find a free port for rosetta-node")
+    node = NodeProcess(
+        ["--rpc-url", rpc_url, "--chain-id", str(chain_id), "--token-list", token_list, *extra],
+        child_env(),
+        start=False,
+        cwd=work,
+        host="127.0.0.1",
+        log_level="warning",
+        log_path=work / "node.log",
+        network=NETWORK,
+        ready_timeout=NODE_READY_TIMEOUT,
+        port_tries=5,
+        on_start=lambda proc: children.record("rosetta-node", proc, sys.executable),
+        label="rosetta-node",
+    )
+    try:
+        node.start()
+    except NodeStartError as exc:
+        node.stop()
+        raise SetupError(f"rosetta-node did not serve {NETWORK}: {exc}") from None
+    log(f"rosetta-node ready at {node.url} (pid {node.pid}), log: {node.log_path}")
+    return node.port
 
 
 def chain_pairs(rpc_url: str, workload: dict[str, Any]) -> dict[Pair, str]:
@@ -685,10 +631,9 @@ class Pass:
         reconciliations and "NOT TESTED". Its status server serves the same counters.
         """
         try:
-            url = f"http://127.0.0.1:{self.status_port}/"
-            with urllib.request.urlopen(url, timeout=5) as resp:
-                stats = json.loads(resp.read()).get("stats") or {}
-        except (OSError, ValueError):
+            _, body = get_json(f"http://127.0.0.1:{self.status_port}/", timeout=5)
+            stats = body.get("stats") or {}
+        except (OSError, ValueError, AttributeError):
             return False
         return int(stats.get("active_reconciliations") or 0) >= self.active_records
 
@@ -885,9 +830,7 @@ def main(argv: Iterable[str] | None = None) -> int:
 
         t0 = time.monotonic()
         extra = [] if premerge is None else ["--genesis-file", str(premerge.genesis)]
-        port = start_node(
-            children, rpc_url, devnet.chain_id, workload["token_list"], work, extra
-        )
+        port = start_node(children, rpc_url, devnet.chain_id, workload["token_list"], work, extra)
         timings["node start"] = time.monotonic() - t0
 
         def per_currency(pairs: Iterable[Pair]) -> str:
@@ -899,21 +842,26 @@ def main(argv: Iterable[str] | None = None) -> int:
             )
 
         # Pass 1: plain check:data, initial balances fetched at the parent block.
+        def run_pass(check: Pass) -> dict[str, Any]:
+            """Configure ``check`` to end one block past the head, run it; its config."""
+            head = int(rpc_call(rpc_url, "eth_blockNumber"), 16)
+            config = check.configure(port, head + 1)
+            check.run(
+                children,
+                args.rosetta_cli,
+                rpc_url,
+                first_block,
+                last_block,
+                args.check_data_timeout,
+                args.node,
+                premerge,
+            )
+            return config
+
         t0 = time.monotonic()
         plain = Pass("check-data", "all accounts, initial balances fetched", work, None)
-        head = int(rpc_call(rpc_url, "eth_blockNumber"), 16)
-        config = plain.configure(port, head + 1)
+        config = run_pass(plain)
         start_index = int(config["data"].get("start_index") or 0)
-        plain.run(
-            children,
-            args.rosetta_cli,
-            rpc_url,
-            first_block,
-            last_block,
-            args.check_data_timeout,
-            args.node,
-            premerge,
-        )
         timings["check:data"] = time.monotonic() - t0
         problems = plain.problems(start_index, first_block, last_block, symbols)
         stats = plain.stats
@@ -966,18 +914,7 @@ def main(argv: Iterable[str] | None = None) -> int:
                 CONF_DIR / "check-data-strict.overlay.json",
             )
             strict.interesting, strict.bootstrapped = set(expected), bootstrapped
-            head = int(rpc_call(rpc_url, "eth_blockNumber"), 16)
-            strict.configure(port, head + 1)
-            strict.run(
-                children,
-                args.rosetta_cli,
-                rpc_url,
-                first_block,
-                last_block,
-                args.check_data_timeout,
-                args.node,
-                premerge,
-            )
+            run_pass(strict)
             timings["check:data strict"] = time.monotonic() - t0
             problems = strict.problems(start_index, first_block, last_block, symbols)
             needed, unseen = strict.targets(first_block, last_block)

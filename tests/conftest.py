@@ -7,12 +7,7 @@ real geth ``--dev`` archive node with our node in front of it (``geth_target``).
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import tempfile
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,53 +15,17 @@ from typing import Any
 import pytest
 import requests
 
-from rosetta_node.devnet import Anvil, free_port
+from rosetta_node.devnet import Anvil
 from tests.spec_check import validate_response
 from tests.support.geth import Geth
+from tests.support.node import ROOT as ROOT  # re-exported, as are JsonRpc, NodeProcess, ...
+from tests.support.node import NodeProcess
+from tests.support.node import wait_for_node as wait_for_node
+from tests.support.rpc import JsonRpc
 from tests.workload import WorkloadResult, run_workload, write_token_list
 
-ROOT = Path(__file__).resolve().parent.parent
 CHAIN_ID = 31337
 NETWORK = {"blockchain": "Ethereum", "network": "devnet"}
-
-
-class JsonRpc:
-    """Direct JSON-RPC to anvil: the source of truth the tests compare against."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.session = requests.Session()
-
-    def __call__(self, method: str, *params: Any) -> Any:
-        (result,) = self.batch([(method, list(params))])
-        return result
-
-    def batch(self, calls: Sequence[tuple[str, list[Any]]]) -> list[Any]:
-        results: list[Any] = []
-        for start in range(0, len(calls), 500):
-            chunk = calls[start : start + 500]
-            payload: Any = [
-                {"jsonrpc": "2.0", "id": i, "method": m, "params": p}
-                for i, (m, p) in enumerate(chunk)
-            ]
-            answer = self.session.post(self.url, json=payload, timeout=60).json()
-            by_id = {item["id"]: item for item in answer}
-            for i in range(len(chunk)):
-                item = by_id[i]
-                if "error" in item:
-                    raise RuntimeError(f"{chunk[i][0]}: {item['error']}")
-                results.append(item["result"])
-        return results
-
-    def balance(self, address: str, block: int | str) -> int:
-        tag = hex(block) if isinstance(block, int) else block
-        return int(self("eth_getBalance", address, tag), 16)
-
-    def token_balance(self, token: str, address: str, block: int | str) -> int:
-        tag = hex(block) if isinstance(block, int) else block
-        data = "0x70a08231" + address[2:].lower().rjust(64, "0")
-        result = self("eth_call", {"to": token, "data": data}, tag)
-        return 0 if result == "0x" else int(result, 16)
 
 
 @dataclass
@@ -142,62 +101,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.unit)
 
 
-def wait_for_node(url: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"node exited with {process.returncode}")
-        try:
-            answer = requests.post(url + "/network/list", json={}, timeout=2)
-            if answer.status_code == 200 and answer.json()["network_identifiers"]:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError("node did not come up in time")
-
-
-class NodeProcess:
-    """`python -m rosetta_node serve ...` on a free port, stopped by pid."""
-
-    def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = Path(tempfile.mkstemp(prefix="rosetta-node-", suffix=".log")[1])
-        self.log = self.log_path.open("wb")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "rosetta_node", "serve", "--port", str(self.port), *args],
-            cwd=ROOT,
-            env={**os.environ, **(env or {})},
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-
-    def output(self) -> str:
-        self.log.flush()
-        return self.log_path.read_text(errors="replace")
-
-    def wait(self) -> None:
-        wait_for_node(self.url, self.process)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.log.close()
-        self.log_path.unlink(missing_ok=True)
-
-
 @pytest.fixture(scope="session")
 def anvil() -> Iterator[Anvil]:
-    node = Anvil()
-    node.start()
-    yield node
-    node.stop()
+    with Anvil() as node:
+        yield node
 
 
 @pytest.fixture(scope="session")
@@ -215,23 +122,26 @@ class Devnet:
 
 @pytest.fixture(scope="session")
 def devnet(anvil: Anvil, tmp_path_factory: pytest.TempPathFactory) -> Devnet:
-    result = run_workload(anvil.url, min_blocks=220)
+    return make_devnet(anvil.url, CHAIN_ID, tmp_path_factory.mktemp("devnet"))
+
+
+def make_devnet(rpc_url: str, chain_id: int, workdir: Path) -> Devnet:
+    """The workload on the chain at ``rpc_url``; a token list of all its tokens but the last."""
+    result = run_workload(rpc_url, min_blocks=220)
     tracked, untracked = result.tokens[:-1], result.tokens[-1]
-    token_list = tmp_path_factory.mktemp("devnet") / "tokens.json"
-    write_token_list(token_list, tracked, CHAIN_ID)
+    token_list = workdir / "tokens.json"
+    write_token_list(token_list, tracked, chain_id)
     return Devnet(result, token_list, tracked, untracked)
+
+
+def serve_args(rpc_url: str, chain_id: int, token_list: Path) -> list[str]:
+    """`serve` options for our node in front of a chain with a token list."""
+    return ["--rpc-url", rpc_url, "--chain-id", str(chain_id), "--token-list", str(token_list)]
 
 
 def devnet_args(anvil: Anvil, devnet: Devnet) -> list[str]:
     """`serve` options for our node in front of the session's devnet."""
-    return [
-        "--rpc-url",
-        anvil.url,
-        "--chain-id",
-        str(CHAIN_ID),
-        "--token-list",
-        str(devnet.token_list),
-    ]
+    return serve_args(anvil.url, CHAIN_ID, devnet.token_list)
 
 
 @pytest.fixture(scope="session")
@@ -254,14 +164,7 @@ class IndexedNode:
 
     def wait_indexed(self, block: int, timeout: float = 60.0) -> None:
         """Until /readyz says the index holds ``block`` (or later)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            body = requests.get(self.url + "/readyz", timeout=5).json()
-            indexed = [n.get("index", {}).get("block") for n in body["networks"]]
-            if indexed and all(b is not None and b >= block for b in indexed):
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"index did not reach block {block}: {body}")
+        self.process.wait_indexed(block, timeout=timeout)
 
 
 @pytest.fixture(scope="session")
@@ -296,34 +199,19 @@ class Target:
 @pytest.fixture(scope="session")
 def geth() -> Iterator[Geth]:
     """A geth --dev archive node mining on demand (its blocks come from the workload)."""
-    node = Geth()
-    node.start()
-    yield node
-    node.stop()
+    with Geth() as node:
+        yield node
 
 
 @pytest.fixture(scope="session")
 def geth_devnet(geth: Geth, tmp_path_factory: pytest.TempPathFactory) -> Devnet:
-    result = run_workload(geth.url, min_blocks=220)
-    tracked, untracked = result.tokens[:-1], result.tokens[-1]
-    token_list = tmp_path_factory.mktemp("geth-devnet") / "tokens.json"
-    write_token_list(token_list, tracked, geth.chain_id)
-    return Devnet(result, token_list, tracked, untracked)
+    return make_devnet(geth.url, geth.chain_id, tmp_path_factory.mktemp("geth-devnet"))
 
 
 @pytest.fixture(scope="session")
 def geth_target(geth: Geth, geth_devnet: Devnet) -> Iterator[Target]:
     """Our node serving the geth devnet, with the workload on it."""
-    process = NodeProcess(
-        [
-            "--rpc-url",
-            geth.url,
-            "--chain-id",
-            str(geth.chain_id),
-            "--token-list",
-            str(geth_devnet.token_list),
-        ]
-    )
+    process = NodeProcess(serve_args(geth.url, geth.chain_id, geth_devnet.token_list))
     try:
         process.wait()
         client = RosettaClient(process.url)

@@ -7,10 +7,8 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import sqlite3
-from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -22,98 +20,37 @@ from rosetta_node.index import (
     BlockLogs,
     ChainMismatch,
     Cursor,
-    Indexer,
-    IndexStore,
     ProgressBar,
     ProgressEvent,
     RangeSizer,
     ReorgTooDeep,
     SqliteIndex,
-    SqliteStore,
     Transfer,
     parse_transfer,
 )
 from rosetta_node.index.log_source import classify_logs_error, suggested_range
-from rosetta_node.index.model import IndexDump
-from rosetta_node.rpc import RpcClient, RpcError
+from rosetta_node.rpc import RpcError
 from tests.conftest import Devnet, JsonRpc
 from tests.fault_proxy import FaultProxy
-
-Holding = tuple[str, str, int, int, str]  # contract, account, first, last, last hash
-
-
-class DumpStore(IndexStore, Protocol):
-    """A store the tests read whole: both backends have ``dump``, the protocol leaves it out."""
-
-    async def dump(self) -> IndexDump: ...
-
-
-def _address(topic: str) -> str:
-    return "0x" + topic[-40:].lower()
-
-
-def expected_holdings(logs: Iterable[dict[str, Any]], to_block: int | None = None) -> list[Holding]:
-    """What the Transfer logs imply, computed here without the index code."""
-    rows: dict[tuple[str, str], list[Any]] = {}
-    ordered = sorted(logs, key=lambda x: (int(x["blockNumber"], 16), int(x["logIndex"], 16)))
-    for entry in ordered:
-        topics = entry["topics"]
-        if len(topics) != 3 or topics[0].lower() != TRANSFER_TOPIC:
-            continue
-        number = int(entry["blockNumber"], 16)
-        if to_block is not None and number > to_block:
-            continue
-        contract = entry["address"].lower()
-        for account in (_address(topics[1]), _address(topics[2])):
-            row = rows.setdefault((contract, account), [contract, account, number, number, ""])
-            row[3] = number
-            row[4] = entry["blockHash"].lower()
-    return sorted(tuple(r) for r in rows.values())  # type: ignore[misc]
-
-
-def transfer_logs(rpc: JsonRpc, to_block: int) -> list[dict[str, Any]]:
-    logs: list[dict[str, Any]] = rpc(
-        "eth_getLogs", {"fromBlock": "0x0", "toBlock": hex(to_block), "topics": [TRANSFER_TOPIC]}
-    )
-    return logs
-
-
-async def backfill_into(
-    url: str, db: Path, to_block: int | None = None, bulk: bool | None = None, **options: Any
-) -> tuple[IndexDump, Indexer]:
-    rpc = RpcClient(url, name="test", timeout=10.0)
-    store = SqliteStore(db, network="test")
-    try:
-        indexer = Indexer(rpc, store, **options)
-        await indexer.backfill(to_block, bulk=bulk)
-        assert not await store.bulk()
-        return await store.dump(), indexer
-    finally:
-        await store.close()
-        await rpc.close()
-
-
-def same_index(a: IndexDump, b: IndexDump) -> None:
-    """Same cursor and holdings, and the same journal where both keep one (above both floors;
-    the floor depends on the head seen at each commit and on the retention)."""
-    assert a.cursor == b.cursor
-    assert a.holdings == b.holdings
-    floor = max(-1 if a.floor is None else a.floor, -1 if b.floor is None else b.floor)
-    assert [c for c in a.changes if c[0] > floor] == [c for c in b.changes if c[0] > floor]
-
+from tests.support.chains import (
+    ACCOUNTS,
+    T1,
+    T2,
+    ZERO_HASH,
+    backfill_into,
+    block_hash,
+    draw_batches,
+    draw_blocks,
+    expected_holdings,
+    make_chain,
+    query_indexes,
+    same_index,
+    topic_address,
+    transfer_logs,
+    transfers_strategy,
+)
 
 # -- (a) backfill of the workload chain ---------------------------------------------------------
-
-
-def query_indexes(db: Path) -> set[str]:
-    con = sqlite3.connect(db)
-    try:
-        rows = con.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
-        )
-        return {name for (name,) in rows}
-    finally:
-        con.close()
 
 
 @pytest.mark.parametrize("bulk", [False, True], ids=["indexed", "bulk"])
@@ -141,7 +78,7 @@ def test_backfill_matches_transfer_logs(
     last_touch: dict[tuple[str, str], int] = {}
     for entry in logs:
         for topic in entry["topics"][1:3]:
-            key = (entry["address"].lower(), _address(topic))
+            key = (entry["address"].lower(), topic_address(topic))
             last_touch[key] = max(last_touch.get(key, -1), int(entry["blockNumber"], 16))
     assert {(c, a): last for c, a, _, last, _ in dump.holdings} == last_touch
 
@@ -367,28 +304,10 @@ def test_progress_bar_reports_rates_and_eta() -> None:
 # -- the store on its own ------------------------------------------------------------------------
 
 
-def _h(tag: str, number: int) -> str:
-    return "0x" + f"{tag}{number}".encode().hex().ljust(64, "0")[:64]
-
-
-def _chain(tag: str, start: int, count: int, parent: str, transfers: dict[int, list[Transfer]]):
-    blocks = []
-    for n in range(start, start + count):
-        block = BlockLogs(n, _h(tag, n), parent, transfers.get(n, []))
-        blocks.append(block)
-        parent = block.hash
-    return blocks
-
-
-T1 = "0x" + "a1" * 20
-T2 = "0x" + "a2" * 20
-ACCOUNTS = ["0x" + f"{i:02x}" * 20 for i in range(1, 7)]
-
-
 def test_store_apply_rollback_and_refusals(tmp_path: Path) -> None:
     index = SqliteIndex(tmp_path / "s.db", network="n", retention=5)
     a, b, c = ACCOUNTS[:3]
-    main = _chain(
+    main = make_chain(
         "m",
         0,
         8,
@@ -397,7 +316,7 @@ def test_store_apply_rollback_and_refusals(tmp_path: Path) -> None:
     )
     index.apply(main[:4], Cursor(3, main[3].hash))
     with pytest.raises(ChainMismatch):  # does not link to block 3
-        index.apply(_chain("x", 4, 1, _h("x", 3), {}), Cursor(4, _h("x", 4)))
+        index.apply(make_chain("x", 4, 1, block_hash("x", 3), {}), Cursor(4, block_hash("x", 4)))
     with pytest.raises(ChainMismatch):  # goes backwards
         index.apply(main[2:4], Cursor(3, main[3].hash))
     index.apply(main[4:], Cursor(7, main[7].hash), head=7)
@@ -406,11 +325,11 @@ def test_store_apply_rollback_and_refusals(tmp_path: Path) -> None:
     # Roll back to block 4 and follow another branch there.
     assert index.rollback_to(4) == Cursor(4, main[4].hash)
     assert {(h.account, h.last_block) for h in index.holders(T1)} == {(a, 1), (b, 3), (c, 3)}
-    other = _chain("o", 5, 3, main[4].hash, {5: [Transfer(T2, c, a)]})
+    other = make_chain("o", 5, 3, main[4].hash, {5: [Transfer(T2, c, a)]})
     index.apply(other, Cursor(7, other[-1].hash), head=7)
     assert [t.contract for t in index.tokens_of(a)] == [T1, T2]
     # Far ahead: the floor rises to head - retention and rollbacks below it are refused.
-    more = _chain("o", 8, 20, other[-1].hash, {20: [Transfer(T2, a, b)]})
+    more = make_chain("o", 8, 20, other[-1].hash, {20: [Transfer(T2, a, b)]})
     index.apply(more, Cursor(27, more[-1].hash), head=27)
     assert index.floor() == 22
     with pytest.raises(ReorgTooDeep):
@@ -431,17 +350,14 @@ def test_store_rollback_equals_a_fresh_index_of_the_surviving_chain(
 ) -> None:
     """Random chains, random batches, random reorgs: always equal to indexing the final chain
     from scratch in one batch."""
-    transfer = st.builds(
-        Transfer, st.sampled_from([T1, T2]), st.sampled_from(ACCOUNTS), st.sampled_from(ACCOUNTS)
-    )
-    block_transfers = st.lists(transfer, max_size=3)
+    block_transfers = transfers_strategy()
     path = tmp_path_factory.mktemp("prop") / "p.db"
     index = SqliteIndex(path, network="n", retention=1000)
     bulk = data.draw(st.booleans())
     if bulk:
         index.set_bulk(True)
     chain: list[BlockLogs] = []
-    parent = "0x" + "00" * 32
+    parent = ZERO_HASH
     for branch in range(data.draw(st.integers(1, 4))):
         reorg = data.draw(st.booleans())
         if chain and reorg:
@@ -451,21 +367,10 @@ def test_store_rollback_equals_a_fresh_index_of_the_surviving_chain(
             chain = chain[: fork + 1]
             parent = chain[-1].hash
         count = data.draw(st.integers(1, length))
-        start = len(chain)
-        new = []
-        for n in range(start, start + count):
-            block = BlockLogs(n, _h(f"b{branch}-", n), parent, data.draw(block_transfers))
-            new.append(block)
-            parent = block.hash
-        # In several batches, sometimes sparse (blocks without logs left out but the last).
-        i = 0
-        while i < len(new):
-            size = data.draw(st.integers(1, len(new) - i))
-            batch = new[i : i + size]
-            if data.draw(st.booleans()):
-                batch = [b for b in batch[:-1] if b.transfers] + [batch[-1]]
+        new = draw_blocks(data, block_transfers, f"b{branch}-", len(chain), count, parent)
+        parent = new[-1].hash
+        for batch in draw_batches(data, new):
             index.apply(batch, Cursor(batch[-1].number, batch[-1].hash))
-            i += size
         chain.extend(new)
     if bulk:
         index.set_bulk(False)

@@ -5,8 +5,6 @@ and an index process killed with SIGKILL at random points and restarted."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import os
 import random
 import sqlite3
@@ -18,94 +16,27 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from eth_abi import encode as abi_encode
-from eth_utils import function_signature_to_4byte_selector
 
 from rosetta_node.devnet import Anvil
 from rosetta_node.index import Cursor, Indexer, IndexStore, ReorgTooDeep, SqliteStore
 from rosetta_node.index.model import IndexDump
 from rosetta_node.index.sqlite import open_dump
 from rosetta_node.rpc import RpcClient
-from tests.conftest import ROOT, JsonRpc
-from tests.test_index import (
+from tests.support.chains import (
     DumpStore,
+    TokenChain,
     backfill_into,
     expected_holdings,
+    fresh_addresses,
     query_indexes,
+    run_index_command,
     same_index,
     transfer_logs,
 )
+from tests.support.node import ROOT, settings_free_env
+from tests.support.rpc import JsonRpc
 
 pytestmark = pytest.mark.devnet  # every test here starts a node
-
-ARTIFACT = ROOT / "tests" / "contracts" / "build" / "TestToken.json"
-
-
-def _calldata(signature: str, types: list[str], args: list[Any]) -> str:
-    return "0x" + (function_signature_to_4byte_selector(signature) + abi_encode(types, args)).hex()
-
-
-def fresh_addresses(tag: str, count: int) -> list[str]:
-    return ["0x" + hashlib.sha256(f"{tag}-{i}".encode()).hexdigest()[:40] for i in range(count)]
-
-
-class TokenChain:
-    """TestToken contracts on a private anvil, and transfers between dev and fresh accounts."""
-
-    def __init__(self, node: Anvil, tokens: int = 2, seed: int = 1) -> None:
-        self.node = node
-        self.rpc = JsonRpc(node.url)
-        self.rng = random.Random(seed)
-        self.dev: list[str] = self.rpc("eth_accounts")
-        self.pool = fresh_addresses(f"pool{seed}", 12) + self.dev[5:]
-        artifact = json.loads(ARTIFACT.read_text())
-        self.tokens = []
-        for i in range(tokens):
-            args = abi_encode(["string", "string", "uint8"], [f"Token {i}", f"TK{i}", 18])
-            tx_hash = self.send({"from": self.dev[0], "data": artifact["bytecode"] + args.hex()})
-            self.tokens.append(self.receipt(tx_hash)["contractAddress"].lower())
-        for token in self.tokens:
-            for holder in self.dev[1:5]:
-                self.send(self.mint_tx(token, holder, 10**24))
-
-    def send(self, tx: dict[str, Any]) -> str:
-        """Send and wait for the block (anvil may answer before it has mined it)."""
-        tx = {"gas": hex(3_000_000), **tx}
-        tx_hash: str = self.rpc("eth_sendTransaction", tx)
-        self.receipt(tx_hash)
-        return tx_hash
-
-    def receipt(self, tx_hash: str) -> dict[str, Any]:
-        for _ in range(500):
-            receipt = self.rpc("eth_getTransactionReceipt", tx_hash)
-            if receipt is not None:
-                assert receipt["status"] == "0x1", receipt
-                return dict(receipt)
-            time.sleep(0.01)
-        raise AssertionError(f"no receipt for {tx_hash}")
-
-    def mint_tx(self, token: str, to: str, amount: int) -> dict[str, Any]:
-        data = _calldata("mint(address,uint256)", ["address", "uint256"], [to, amount])
-        return {"from": self.dev[0], "to": token, "data": data, "gas": hex(200_000)}
-
-    def transfer_tx(self, token: str, sender: str, to: str, amount: int) -> dict[str, Any]:
-        data = _calldata("transfer(address,uint256)", ["address", "uint256"], [to, amount])
-        return {"from": sender, "to": token, "data": data, "gas": hex(200_000)}
-
-    def activity(self, blocks: int, empty_every: int = 0, empty: int = 2) -> None:
-        """``blocks`` blocks with one token transfer each, and ``empty`` empty blocks after
-        every ``empty_every`` of them."""
-        for i in range(blocks):
-            token = self.rng.choice(self.tokens)
-            sender = self.rng.choice(self.dev[1:5])
-            to = self.rng.choice(self.pool)
-            self.send(self.transfer_tx(token, sender, to, self.rng.randint(1, 10**18)))
-            if empty_every and i % empty_every == empty_every - 1:
-                self.node.rpc("anvil_mine", hex(empty))
-
-    def head(self) -> dict[str, Any]:
-        block: dict[str, Any] = self.rpc("eth_getBlockByNumber", "latest", False)
-        return block
 
 
 # -- (c) reorgs ----------------------------------------------------------------------------------
@@ -316,7 +247,7 @@ def _index_process(url: str, db: Path, to_block: int, size: int) -> subprocess.P
             "--quiet",
         ],
         cwd=ROOT,
-        env={k: v for k, v in os.environ.items() if not k.startswith("ROSETTA_NODE_")},
+        env=settings_free_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -413,24 +344,7 @@ def _no_env_leak(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_rosetta_node_index_command(anvil: Anvil, devnet: Any, tmp_path: Path) -> None:
     """`rosetta-node index` backfills to the head and exits; settings come via the main CLI."""
     db = tmp_path / "cli.sqlite"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "rosetta_node",
-            "index",
-            "--rpc-url",
-            anvil.url,
-            "--chain-id",
-            "31337",
-            "--db",
-            str(db),
-            "--quiet",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_index_command(anvil.url, 31337, "--db", str(db))
     assert result.returncode == 0, result.stderr
     head = int(JsonRpc(anvil.url)("eth_blockNumber"), 16)
     with sqlite3.connect(db) as conn:

@@ -19,7 +19,6 @@ import shlex
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -49,20 +48,27 @@ from rosetta_node.index.open import claim_writer, open_store, store_label
 from rosetta_node.index.service import TokenService
 from rosetta_node.rpc import RpcClient
 from rosetta_node.settings import ConfigError, load_settings
-from tests.conftest import CHAIN_ID, ROOT, Devnet, JsonRpc
-from tests.test_index import (
+from tests.conftest import CHAIN_ID, Devnet, JsonRpc
+from tests.support.chains import (
     ACCOUNTS,
     T1,
     T2,
+    ZERO_HASH,
     DumpStore,
-    _chain,
-    _h,
+    TokenChain,
     backfill_into,
+    backfill_store,
+    block_hash,
+    draw_batches,
+    draw_blocks,
     expected_holdings,
+    make_chain,
+    run_index_command,
     same_index,
     transfer_logs,
+    transfers_strategy,
 )
-from tests.test_index_chain import TokenChain, follow_through_reorgs, wait_synced
+from tests.test_index_chain import follow_through_reorgs, wait_synced
 
 asyncpg = pytest.importorskip("asyncpg", reason="asyncpg not installed: pip install -e '.[test]'")
 from rosetta_node.index.postgres import PostgresStore, WriterBusy, redact_dsn  # noqa: E402
@@ -290,16 +296,18 @@ def test_store_apply_rollback_and_refusals(store_at: Callable[..., DumpStore]) -
         store = store_at("n", 5)
         try:
             a, b, c = ACCOUNTS[:3]
-            main = _chain(
+            main = make_chain(
                 "m",
                 0,
                 8,
-                "0x" + "00" * 32,
+                ZERO_HASH,
                 {1: [Transfer(T1, a, b)], 3: [Transfer(T1, b, c)], 6: [Transfer(T1, a, c)]},
             )
             await store.apply(main[:4], Cursor(3, main[3].hash))
             with pytest.raises(ChainMismatch):  # does not link to block 3
-                await store.apply(_chain("x", 4, 1, _h("x", 3), {}), Cursor(4, _h("x", 4)))
+                await store.apply(
+                    make_chain("x", 4, 1, block_hash("x", 3), {}), Cursor(4, block_hash("x", 4))
+                )
             with pytest.raises(ChainMismatch):  # goes backwards
                 await store.apply(main[2:4], Cursor(3, main[3].hash))
             with pytest.raises(ValueError):
@@ -311,11 +319,11 @@ def test_store_apply_rollback_and_refusals(store_at: Callable[..., DumpStore]) -
             assert await store.rollback_to(4) == Cursor(4, main[4].hash)
             holders = {(h.account, h.last_block) for h in await store.holders(T1)}
             assert holders == {(a, 1), (b, 3), (c, 3)}
-            other = _chain("o", 5, 3, main[4].hash, {5: [Transfer(T2, c, a)]})
+            other = make_chain("o", 5, 3, main[4].hash, {5: [Transfer(T2, c, a)]})
             await store.apply(other, Cursor(7, other[-1].hash), head=7)
             upper = "0x" + a[2:].upper()
             assert [t.contract for t in await store.tokens_of(upper)] == [T1, T2]
-            more = _chain("o", 8, 20, other[-1].hash, {20: [Transfer(T2, a, b)]})
+            more = make_chain("o", 8, 20, other[-1].hash, {20: [Transfer(T2, a, b)]})
             await store.apply(more, Cursor(27, more[-1].hash), head=27)
             assert await store.floor() == 22
             with pytest.raises(ReorgTooDeep):
@@ -357,7 +365,9 @@ def test_store_apply_rollback_and_refusals(store_at: Callable[..., DumpStore]) -
 def test_a_schema_belongs_to_one_network(pg_url: str) -> None:
     async def scenario() -> None:
         first = PostgresStore(pg_url, network="Ethereum/mainnet", schema="shared")
-        await first.apply([BlockLogs(0, _h("g", 0), "0x" + "00" * 32)], Cursor(0, _h("g", 0)))
+        await first.apply(
+            [BlockLogs(0, block_hash("g", 0), ZERO_HASH)], Cursor(0, block_hash("g", 0))
+        )
         await first.close()
         other = PostgresStore(pg_url, network="Ethereum/sepolia", schema="shared")
         with pytest.raises(IndexStoreError, match="holds the index of network 'Ethereum/mainnet'"):
@@ -366,11 +376,11 @@ def test_a_schema_belongs_to_one_network(pg_url: str) -> None:
         # Two networks side by side in one database, each in its own schema.
         a = PostgresStore(pg_url, network="Ethereum/mainnet")
         b = PostgresStore(pg_url, network="Base/mainnet")
-        await a.apply([BlockLogs(0, _h("a", 0), "0x" + "00" * 32)], Cursor(0, _h("a", 0)))
-        await b.apply([BlockLogs(0, _h("b", 0), "0x" + "00" * 32)], Cursor(0, _h("b", 0)))
+        await a.apply([BlockLogs(0, block_hash("a", 0), ZERO_HASH)], Cursor(0, block_hash("a", 0)))
+        await b.apply([BlockLogs(0, block_hash("b", 0), ZERO_HASH)], Cursor(0, block_hash("b", 0)))
         assert (await a.cursor(), await b.cursor()) == (
-            Cursor(0, _h("a", 0)),
-            Cursor(0, _h("b", 0)),
+            Cursor(0, block_hash("a", 0)),
+            Cursor(0, block_hash("b", 0)),
         )
         await a.close()
         await b.close()
@@ -393,10 +403,7 @@ def test_postgres_equals_sqlite_under_random_reorgs(
     """Random chains, batches, heads and reorgs applied to both stores in lockstep: the same
     answers, the same refusals, the same database after every step; and at the end the same
     as indexing the final chain from scratch."""
-    transfer = st.builds(
-        Transfer, st.sampled_from([T1, T2]), st.sampled_from(ACCOUNTS), st.sampled_from(ACCOUNTS)
-    )
-    block_transfers = st.lists(transfer, max_size=3)
+    block_transfers = transfers_strategy()
     url = postgres.url("postgres")
     network = f"prop-{os.getpid()}-{next(_networks)}"
     path = tmp_path_factory.mktemp("prop") / "p.db"
@@ -410,7 +417,7 @@ def test_postgres_equals_sqlite_under_random_reorgs(
                 await lite.set_bulk(True)
                 await pg.set_bulk(True)
             chain: list[BlockLogs] = []
-            parent = "0x" + "00" * 32
+            parent = ZERO_HASH
             for branch in range(data.draw(st.integers(1, 4))):
                 if chain and data.draw(st.booleans()):
                     stored = [n for n, _, _ in (await lite.dump()).blocks]
@@ -427,23 +434,14 @@ def test_postgres_equals_sqlite_under_random_reorgs(
                         chain = chain[: fork + 1]
                         parent = chain[-1].hash
                 count = data.draw(st.integers(1, length))
-                start = len(chain)
-                new = []
-                for n in range(start, start + count):
-                    block = BlockLogs(n, _h(f"b{branch}-", n), parent, data.draw(block_transfers))
-                    new.append(block)
-                    parent = block.hash
-                i = 0
-                while i < len(new):
-                    size = data.draw(st.integers(1, len(new) - i))
-                    batch = new[i : i + size]
-                    if data.draw(st.booleans()):
-                        batch = [b for b in batch[:-1] if b.transfers] + [batch[-1]]
+                tag = f"b{branch}-"
+                new = draw_blocks(data, block_transfers, tag, len(chain), count, parent)
+                parent = new[-1].hash
+                for batch in draw_batches(data, new):
                     head = batch[-1].number + data.draw(st.sampled_from([0, 0, 2, 50]))
                     cursor = Cursor(batch[-1].number, batch[-1].hash)
                     await lite.apply(batch, cursor, head=head)
                     await pg.apply(batch, cursor, head=head)
-                    i += size
                 chain.extend(new)
                 assert await pg.dump() == await lite.dump()
                 account = data.draw(st.sampled_from(ACCOUNTS))
@@ -489,17 +487,9 @@ async def backfill_postgres(
     bulk: bool | None = None,
     **options: Any,
 ) -> tuple[IndexDump, Indexer]:
-    """tests/test_index.py's ``backfill_into``, into PostgreSQL."""
-    rpc = RpcClient(url, name="test", timeout=10.0)
+    """tests/support/chains.py's ``backfill_into``, into PostgreSQL."""
     store = PostgresStore(dsn, network=network)
-    try:
-        indexer = Indexer(rpc, store, **options)
-        await indexer.backfill(to_block, bulk=bulk)
-        assert not await store.bulk()
-        return await store.dump(), indexer
-    finally:
-        await store.close()
-        await rpc.close()
+    return await backfill_store(url, store, to_block, bulk, **options)
 
 
 async def _pg_indexes(url: str, schema: str) -> set[str]:
@@ -609,7 +599,7 @@ def test_one_writer_and_readers_share_the_index(pg_url: str, postgres: PgServer)
                 with pytest.raises(WriterBusy, match="another process is writing"):
                     await Indexer(rpc, second, start_block=0).backfill(bulk=True)
                 with pytest.raises(WriterBusy):
-                    await second.set_meta("genesis_hash", "0x" + "00" * 32)
+                    await second.set_meta("genesis_hash", ZERO_HASH)
                 with pytest.raises(WriterBusy):
                     await second.rollback_to(0)
                 assert await writer.dump() == before
@@ -691,27 +681,7 @@ def test_index_command_with_url_refuses_while_another_writes(
     anvil: Anvil, devnet: Devnet, pg_url: str
 ) -> None:
     def index(*extra: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "rosetta_node",
-                "index",
-                "--rpc-url",
-                anvil.url,
-                "--chain-id",
-                str(CHAIN_ID),
-                "--url",
-                pg_url,
-                "--quiet",
-                *extra,
-            ],
-            cwd=ROOT,
-            env={k: v for k, v in os.environ.items() if not k.startswith("ROSETTA_NODE_")},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        return run_index_command(anvil.url, CHAIN_ID, "--url", pg_url, *extra)
 
     done = index("--to-block", str(devnet.workload.last_block))
     assert done.returncode == 0, done.stderr
