@@ -28,8 +28,8 @@ from rosetta_node.engine.balance_reader import (
     reader_answer,
 )
 from rosetta_node.engine.node import NetworkEngine
+from rosetta_node.engine.node_errors import NodeError
 from rosetta_node.metrics import REGISTRY
-from rosetta_node.rpc import RpcError
 from rosetta_node.settings import NetworkSettings
 from tests.conftest import Devnet, JsonRpc
 from tests.fake_server import serve
@@ -70,7 +70,7 @@ def plain_answers(rpc: JsonRpc, pairs: list[tuple[str, str]], block_hash: str) -
 
 
 def comparable(answer: Any) -> Any:
-    if isinstance(answer, RpcError):
+    if isinstance(answer, NodeError):
         return ("error", answer.message)
     return answer
 

@@ -13,6 +13,7 @@ from rosetta_node.cache import ChainCache
 from rosetta_node.devnet import Anvil
 from rosetta_node.engine import chain as chain_module
 from rosetta_node.engine.chain import Chain, Header
+from rosetta_node.engine.node_client import NodeClient
 from rosetta_node.rpc import RpcClient, RpcError
 
 pytestmark = pytest.mark.devnet  # every test here starts a node
@@ -49,7 +50,7 @@ async def settle(chain: Chain) -> None:
 def with_chain(url: str, test: Callable[[Chain, Recorder], Awaitable[None]]) -> None:
     async def main() -> None:
         rpc = RpcClient(url, name="anvil")
-        chain = Chain(rpc, ChainCache())
+        chain = Chain(NodeClient(rpc), ChainCache())
         try:
             await test(chain, Recorder(rpc))
         finally:
@@ -152,7 +153,7 @@ def test_no_finality_means_no_cache() -> None:
 
         async def main() -> None:
             rpc = NoFinality(node.url, name="anvil")
-            chain = Chain(rpc, ChainCache())
+            chain = Chain(NodeClient(rpc), ChainCache())
             rec = Recorder(rpc)
             try:
                 await settle(chain)

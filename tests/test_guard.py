@@ -10,6 +10,7 @@ import pytest
 
 from rosetta_node.api.access import Access, KeyCheck, RateLimiter, Refusal
 from rosetta_node.api.guard import Failure, Origin, guard
+from rosetta_node.engine.node_errors import NodeError
 from rosetta_node.errors import (
     CATALOG,
     INTERNAL_ERROR,
@@ -19,7 +20,6 @@ from rosetta_node.errors import (
     CatalogError,
     Kind,
 )
-from rosetta_node.rpc import RpcError
 
 
 def _run(work: Any, limit: float | None = None, keep: tuple[type[Exception], ...] = ()) -> Any:
@@ -49,7 +49,7 @@ def test_every_failure_becomes_one_outcome(caplog: pytest.LogCaptureFixture) -> 
     )
     catalog = _run(_raise(CatalogError(UNKNOWN_NETWORK, {"network": "x"})))
     assert catalog == Failure(UNKNOWN_NETWORK, {"network": "x"}, Origin.CATALOG)
-    node = _run(_raise(RpcError("eth_call", -32000, "boom")))
+    node = _run(_raise(NodeError("eth_call", -32000, "boom")))
     assert node.error is NODE_ERROR and node.origin is Origin.NODE
     assert node.details == {"method": "eth_call", "node_code": -32000, "node_message": "boom"}
     with caplog.at_level(logging.ERROR):

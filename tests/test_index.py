@@ -15,6 +15,7 @@ from aiohttp import web
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rosetta_node.engine.node_errors import NodeError
 from rosetta_node.index import (
     TRANSFER_TOPIC,
     BlockLogs,
@@ -29,7 +30,6 @@ from rosetta_node.index import (
     parse_transfer,
 )
 from rosetta_node.index.log_source import classify_logs_error, suggested_range
-from rosetta_node.rpc import RpcError
 from tests.conftest import Devnet, JsonRpc
 from tests.fault_proxy import FaultProxy
 from tests.support.chains import (
@@ -228,8 +228,8 @@ def test_adaptive_ranges_complete_with_the_same_result(
 
 
 def test_logs_error_classification() -> None:
-    def err(code: int, message: str, data: Any = None) -> RpcError:
-        return RpcError("eth_getLogs", code, message, data)
+    def err(code: int, message: str, data: Any = None) -> NodeError:
+        return NodeError("eth_getLogs", code, message, data)
 
     too_large = [
         err(-32005, "query returned more than 10000 results"),

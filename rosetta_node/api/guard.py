@@ -1,7 +1,8 @@
 """The one error edge: run a request's work and turn every failure into one ``Failure``.
 
-The ladder is written once, here: the time limit, a catalog error, a node error no service
-mapped (``RpcError``), anything else (logged). Each API then renders a ``Failure`` in its own
+The ladder is written once, here: the time limit, a node error no service mapped (the node
+client's ``NodeError``, a catalog error whose origin some dialects word apart), any other
+catalog error, anything else (logged). Each API then renders a ``Failure`` in its own
 wire format (its dialect): Rosetta Errors in :mod:`.errors`, webrpc errors in
 :mod:`.sequence_wire`, ``{code, message}`` bodies in :mod:`.chainbase_wire`.
 """
@@ -15,8 +16,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, TypeVar
 
-from ..errors import INTERNAL_ERROR, NODE_ERROR, NODE_TIMEOUT, CatalogError, ErrorDef
-from ..rpc import RpcError
+from ..engine.node_errors import NodeError
+from ..errors import INTERNAL_ERROR, NODE_TIMEOUT, CatalogError, ErrorDef
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ class Origin(Enum):
 
     TIMEOUT = "timeout"  # the guard's own time limit ran out
     CATALOG = "catalog"  # a CatalogError raised by a service
-    NODE = "node"  # an RpcError no service mapped to something narrower
+    NODE = "node"  # a NodeError no service mapped to something narrower
     UNEXPECTED = "unexpected"  # any other exception: a bug, logged with its traceback
 
 
@@ -62,11 +63,10 @@ async def guard(
             return _unexpected(where)
         reason = f"the request took longer than {limit:g} s"
         return Failure(NODE_TIMEOUT, {"reason": reason}, Origin.TIMEOUT)
+    except NodeError as exc:  # (before CatalogError: a NodeError is one)
+        return Failure(exc.error, exc.details, Origin.NODE)
     except CatalogError as exc:
         return Failure(exc.error, exc.details, Origin.CATALOG)
-    except RpcError as exc:
-        details = {"method": exc.method, "node_code": exc.code, "node_message": exc.message[:300]}
-        return Failure(NODE_ERROR, details, Origin.NODE)
     except Exception:
         return _unexpected(where)
 

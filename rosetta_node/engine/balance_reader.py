@@ -9,7 +9,7 @@ and what the constructor returns is the answer. Every node (geth, reth, erigon, 
 runs such a call.
 
 The caller gets, for each pair, exactly what a ``balanceOf`` eth_call of its own would have
-answered (a hex string, or an RpcError): a pair the reader cannot answer for sure (the token
+answered (a hex string, or a NodeError): a pair the reader cannot answer for sure (the token
 reverted, ran out of its gas allowance, or returned something other than one word), or a
 reader call the node refused, is asked again on its own.
 """
@@ -23,8 +23,8 @@ from importlib import resources
 from typing import Any
 
 from .. import erc20
-from ..rpc import Call, RpcError
 from .chain import Chain, Header
+from .node_client import Call, NodeClient, NodeError
 
 INIT_CODE: str = json.loads(
     resources.files("rosetta_node").joinpath("contracts", "BalanceReader.json").read_text()
@@ -48,7 +48,7 @@ def reader_call(pairs: Sequence[Pair], pin: Any) -> Call:
     parts += [erc20.address_word(token) for token, _ in pairs]
     parts.append(_word(n))
     parts += [erc20.address_word(account) for _, account in pairs]
-    return ("eth_call", [{"data": "".join(parts)}, pin])
+    return NodeClient.deployless("".join(parts), pin)
 
 
 def reader_answer(answer: Any, count: int) -> list[str | None]:
@@ -73,7 +73,7 @@ def reader_answer(answer: Any, count: int) -> list[str | None]:
     return out
 
 
-def _warn_refused(chain: Chain, error: RpcError) -> None:
+def _warn_refused(chain: Chain, error: NodeError) -> None:
     """Once per chain: the node refused the reader (each such read then costs a second
     round trip; ``multicall = false`` skips the attempt)."""
     if id(chain) in _warned:
@@ -88,7 +88,7 @@ def _warn_refused(chain: Chain, error: RpcError) -> None:
 
 
 def balance_of_call(token: str, account: str, pin: Any) -> Call:
-    return ("eth_call", [{"to": token, "data": erc20.balance_of_data(account)}, pin])
+    return NodeClient.balance_of(token, account, pin)
 
 
 class TokenReads:
@@ -112,13 +112,13 @@ class TokenReads:
     async def answers(
         self, chain: Chain, header: Header, results: Sequence[Any], near: bool | None
     ) -> list[Any]:
-        """Per pair its answer (a hex string or an RpcError), from the results of
+        """Per pair its answer (a hex string or a NodeError), from the results of
         ``self.calls``; pairs the reader could not answer are asked again on their own."""
         if not self.chunks:
             return list(results)
         answers: list[Any] = []
         for chunk, answer in zip(self.chunks, results, strict=True):
-            if isinstance(answer, RpcError):  # e.g. a node that refuses calls without `to`
+            if isinstance(answer, NodeError):  # e.g. a node that refuses calls without `to`
                 _warn_refused(chain, answer)
                 answers += [None] * len(chunk)
             else:

@@ -6,9 +6,9 @@ Whatever one answer still needs is ONE batch: ``eth_getBalance`` and
 account) pair (see balance_reader). Near the head of a node that may answer from the next
 block's state (Chain.near_head), balance and nonce are proven with ``eth_getProof`` instead
 (Chain.account_at) and the batch is confirmed (Chain.read_state). Node errors become catalog
-errors here, once; what a token's ``balanceOf`` answered stays typed (:class:`NoBalance`) so
-each API words it as it always has. Everything read is cached per (block hash, account): a
-block hash names immutable state.
+errors here, once (node_errors' mappings); what a token's ``balanceOf`` answered stays typed
+(:class:`NoBalance`) so each API words it as it always has. Everything read is cached per
+(block hash, account): a block hash names immutable state.
 """
 
 from __future__ import annotations
@@ -21,10 +21,11 @@ from typing import Any
 
 from .. import erc20
 from ..errors import NODE_ERROR, UNKNOWN_CURRENCY, CatalogError
-from ..rpc import Call, RpcError
 from .balance_reader import Pair, TokenReads
-from .chain import Header, hex_int, state_error
+from .chain import Header, hex_int
 from .node import NetworkEngine
+from .node_client import Call, NodeClient, NodeError
+from .node_errors import state_error
 
 
 class NoBalance(Enum):
@@ -170,13 +171,13 @@ async def _read(
 
 
 def _own_calls(wants: Mapping[str, Want], pin: Any) -> list[Call]:
-    """eth_getBalance and eth_getTransactionCount of each account, in ``wants``' order."""
+    """Balance and nonce reads of each account, in ``wants``' order."""
     calls: list[Call] = []
     for address, want in wants.items():
         if want.native:
-            calls.append(("eth_getBalance", [address, pin]))
+            calls.append(NodeClient.balance(address, pin))
         if want.nonce:
-            calls.append(("eth_getTransactionCount", [address, pin]))
+            calls.append(NodeClient.nonce(address, pin))
     return calls
 
 
@@ -227,7 +228,7 @@ def _states(
 
 
 def _own_value(result: Any, header: Header, field: str) -> int:
-    if isinstance(result, RpcError):
+    if isinstance(result, NodeError):
         raise state_error(result, header)
     value = hex_int(result, field)
     if value < 0:
@@ -239,7 +240,7 @@ def _token_value(result: Any, header: Header) -> TokenValue:
     value = erc20.decode_uint(result)  # the usual answer first: one word
     if value is not None:
         return value
-    if isinstance(result, RpcError):
+    if isinstance(result, NodeError):
         if "revert" in result.message.lower():
             return NoBalance.REVERTED
         raise state_error(result, header)

@@ -11,15 +11,15 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import DATA_NOT_YET_AVAILABLE, NODE_ERROR, CatalogError
-from ..rpc import Call, RpcClient, RpcError
 from .dao import DRAIN_LIST
 from .forks import ChainRules
 from .headers import BlockData, Header, hex_int
+from .node_client import Call, NodeClient, NodeError
 from .node_errors import block_data_error
 
 
 async def complete_block(
-    rpc: RpcClient, rules: ChainRules, header: Header, block: dict[str, Any], timeout: float
+    node: NodeClient, rules: ChainRules, header: Header, block: dict[str, Any], timeout: float
 ) -> BlockData:
     txs = block.get("transactions") or []
     # Uncles are read only where they are paid (ethash before the merge).
@@ -28,15 +28,13 @@ async def complete_block(
     dao = rules.dao_fork_block == header.number and header.number > 0
     calls: list[Call] = []
     if txs:
-        calls.append(("eth_getBlockReceipts", [header.hash]))
-        calls.append(("debug_traceBlockByHash", [header.hash, {"tracer": "callTracer"}]))
-    calls.extend(
-        ("eth_getUncleByBlockHashAndIndex", [header.hash, hex(i)]) for i in range(uncle_count)
-    )
+        calls.append(NodeClient.block_receipts(header.hash))
+        calls.append(NodeClient.block_traces(header.hash))
+    calls.extend(NodeClient.uncle(header.hash, i) for i in range(uncle_count))
     if dao:
         parent = {"blockHash": header.parent_hash}
-        calls.extend(("eth_getBalance", [address, parent]) for address in DRAIN_LIST)
-    answers = await rpc.batch(calls, timeout=timeout) if calls else []
+        calls.extend(NodeClient.balance(address, parent) for address in DRAIN_LIST)
+    answers = await node.batch(calls, timeout=timeout) if calls else []
     context = {"block": header.number, "hash": header.hash}
     data = BlockData(header=header, block=block, receipts=[], traces=[])
     if txs:
@@ -46,7 +44,7 @@ async def complete_block(
     data.uncles = [_check_uncle(answer, context) for answer in answers[:uncle_count]]
     if dao:
         for address, answer in zip(DRAIN_LIST, answers[uncle_count:], strict=True):
-            if isinstance(answer, RpcError):
+            if isinstance(answer, NodeError):
                 raise block_data_error(answer, context)
             data.dao_balances[address] = hex_int(answer, "balance")
     return data
@@ -55,7 +53,7 @@ async def complete_block(
 def _check_receipts(
     header: Header, txs: list[Any], answer: Any, context: dict[str, Any]
 ) -> list[dict[str, Any]]:
-    if isinstance(answer, RpcError):
+    if isinstance(answer, NodeError):
         raise block_data_error(answer, context)
     # Receipts can lag the block on some nodes: an incomplete set is "not yet", never used.
     if not isinstance(answer, list) or len(answer) != len(txs):
@@ -73,7 +71,7 @@ def _check_receipts(
 
 
 def _check_traces(txs: list[Any], answer: Any, context: dict[str, Any]) -> list[Any]:
-    if isinstance(answer, RpcError):
+    if isinstance(answer, NodeError):
         raise block_data_error(answer, context)
     if not isinstance(answer, list) or len(answer) != len(txs):
         raise CatalogError(DATA_NOT_YET_AVAILABLE, {**context, "reason": "traces incomplete"})
@@ -88,7 +86,7 @@ def _check_traces(txs: list[Any], answer: Any, context: dict[str, Any]) -> list[
 
 
 def _check_uncle(answer: Any, context: dict[str, Any]) -> dict[str, Any]:
-    if isinstance(answer, RpcError):
+    if isinstance(answer, NodeError):
         raise block_data_error(answer, context)
     if not isinstance(answer, dict) or "miner" not in answer or "number" not in answer:
         raise CatalogError(DATA_NOT_YET_AVAILABLE, {**context, "reason": "uncle header missing"})

@@ -12,16 +12,11 @@ from collections.abc import Callable
 from typing import Any
 
 from ..addresses import is_hash, parse_address
-from ..errors import (
-    CALL_METHOD_UNSUPPORTED,
-    CALL_REVERTED,
-    INVALID_CALL_PARAMETERS,
-    CatalogError,
-)
-from ..rpc import RpcError
+from ..errors import CALL_METHOD_UNSUPPORTED, INVALID_CALL_PARAMETERS, CatalogError
 from ..types import CallRequest, CallResponse
 from .node import Networks
-from .node_errors import is_missing_history, missing_history
+from .node_client import Call, NodeClient, NodeError
+from .node_errors import call_error
 
 _HEX = re.compile(r"0x[0-9a-fA-F]*")
 
@@ -32,11 +27,8 @@ def _bad(method: str, reason: str) -> CatalogError:
     return CatalogError(INVALID_CALL_PARAMETERS, {"method": method, "reason": reason})
 
 
-def _address(method: str, params: Params, key: str, required: bool = True) -> str | None:
-    value = params.get(key)
-    if value is None and not required:
-        return None
-    address = parse_address(value)
+def _address(method: str, params: Params, key: str) -> str:
+    address = parse_address(params.get(key))
     if address is None:
         raise _bad(method, f"{key} must be a 20-byte 0x-hex address")
     return address
@@ -82,59 +74,75 @@ def _bool(method: str, params: Params, key: str) -> bool:
     return value
 
 
-def _eth_call(method: str, p: Params) -> tuple[list[Any], bool]:
+# Each allowed method: its named parameters checked and made into the node call, and
+# whether the answer is idempotent.
+Build = Callable[[str, Params], tuple[Call, bool]]
+
+
+def _eth_call(method: str, p: Params) -> tuple[Call, bool]:
     tx: dict[str, Any] = {"to": _address(method, p, "to"), "data": _hex(method, p, "data", "0x")}
-    sender = _address(method, p, "from", required=False)
-    if sender:
-        tx["from"] = sender
+    if p.get("from") is not None:
+        tx["from"] = _address(method, p, "from")
     for key in ("value", "gas"):
         value = _hex(method, p, key)
         if value is not None:
             tx[key] = value
     block, idempotent = _block(method, p)
-    return [tx, block], idempotent
+    return NodeClient.eth_call(tx, block), idempotent
 
 
-def _account_state(method: str, p: Params) -> tuple[list[Any], bool]:
+def _account(read: Callable[[str, Any], Call]) -> Build:
+    """A read of one account at a block (balance, code, nonce)."""
+
+    def build(method: str, p: Params) -> tuple[Call, bool]:
+        block, idempotent = _block(method, p)
+        return read(_address(method, p, "address"), block), idempotent
+
+    return build
+
+
+def _storage(method: str, p: Params) -> tuple[Call, bool]:
     block, idempotent = _block(method, p)
-    args: list[Any] = [_address(method, p, "address")]
-    if method == "eth_getStorageAt":
-        args.append(_hex(method, p, "position", None) or "0x0")
-    return [*args, block], idempotent
+    address = _address(method, p, "address")
+    position = _hex(method, p, "position", None) or "0x0"
+    return NodeClient.storage(address, position, block), idempotent
 
 
-def _block_by_number(method: str, p: Params) -> tuple[list[Any], bool]:
+def _block_by_number(method: str, p: Params) -> tuple[Call, bool]:
     index = p.get("index")
     if not isinstance(index, int) or isinstance(index, bool) or index < 0:
         raise _bad(method, "index must be a non-negative integer")
-    return [hex(index), _bool(method, p, "full_transactions")], False
+    return NodeClient.block(index, _bool(method, p, "full_transactions")), False
 
 
-def _block_by_hash(method: str, p: Params) -> tuple[list[Any], bool]:
-    return [_hash(method, p, "hash"), _bool(method, p, "full_transactions")], True
+def _block_by_hash(method: str, p: Params) -> tuple[Call, bool]:
+    full = _bool(method, p, "full_transactions")
+    return NodeClient.block_by_hash(_hash(method, p, "hash"), full), True
 
 
-def _by_tx_hash(method: str, p: Params) -> tuple[list[Any], bool]:
+def _by_tx_hash(read: Callable[[str], Call]) -> Build:
     # A transaction's receipt or inclusion can change with a reorg: not idempotent.
-    return [_hash(method, p, "tx_hash")], False
+    return lambda method, p: (read(_hash(method, p, "tx_hash")), False)
 
 
-def _no_params(method: str, p: Params) -> tuple[list[Any], bool]:
-    return [], method == "eth_chainId"
+def _fixed(call: Call, idempotent: bool) -> Build:
+    """A method without parameters."""
+    return lambda method, p: (call, idempotent)
 
 
-CALL_METHODS: dict[str, Callable[[str, Params], tuple[list[Any], bool]]] = {
+# The allow-list: the method names clients may pass (Rosetta's call_methods).
+CALL_METHODS: dict[str, Build] = {
     "eth_call": _eth_call,
-    "eth_getBalance": _account_state,
-    "eth_getCode": _account_state,
-    "eth_getTransactionCount": _account_state,
-    "eth_getStorageAt": _account_state,
+    "eth_getBalance": _account(NodeClient.balance),
+    "eth_getCode": _account(NodeClient.code),
+    "eth_getTransactionCount": _account(NodeClient.nonce),
+    "eth_getStorageAt": _storage,
     "eth_getBlockByNumber": _block_by_number,
     "eth_getBlockByHash": _block_by_hash,
-    "eth_getTransactionByHash": _by_tx_hash,
-    "eth_getTransactionReceipt": _by_tx_hash,
-    "eth_blockNumber": _no_params,
-    "eth_chainId": _no_params,
+    "eth_getTransactionByHash": _by_tx_hash(NodeClient.transaction),
+    "eth_getTransactionReceipt": _by_tx_hash(NodeClient.receipt),
+    "eth_blockNumber": _fixed(NodeClient.block_number(), False),
+    "eth_chainId": _fixed(NodeClient.chain_id(), True),
 }
 
 
@@ -150,19 +158,9 @@ class CallService:
                 CALL_METHOD_UNSUPPORTED,
                 {"method": request.method[:64], "supported": sorted(CALL_METHODS)},
             )
-        args, idempotent = build(request.method, request.parameters)
+        call, idempotent = build(request.method, request.parameters)
         try:
-            result = await engine.rpc.call(request.method, args)
-        except RpcError as exc:
-            if is_missing_history(exc):
-                raise missing_history(exc, {"method": request.method}) from None
-            raise CatalogError(
-                CALL_REVERTED,
-                {
-                    "method": request.method,
-                    "node_code": exc.code,
-                    "node_message": exc.message[:500],
-                    "node_data": exc.data if isinstance(exc.data, str) else None,
-                },
-            ) from None
+            result = await engine.node.one(call)
+        except NodeError as exc:
+            raise call_error(exc, request.method) from None
         return CallResponse(result={"result": result}, idempotent=idempotent)

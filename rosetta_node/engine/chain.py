@@ -29,7 +29,6 @@ from ..errors import (
     NODE_ERROR,
     CatalogError,
 )
-from ..rpc import Call, RpcClient, RpcError
 from ..types import PartialBlockIdentifier
 from .block_data import complete_block
 from .forks import ChainRules
@@ -41,7 +40,8 @@ from .headers import (
     hex_int,
     parse_header,
 )
-from .node_errors import is_missing_history, missing_history
+from .node_client import Call, NodeClient, NodeError
+from .node_errors import state_error
 
 __all__ = [
     "BlockData",
@@ -69,21 +69,9 @@ FINALIZED_MAX_AGE = 5.0  # seconds
 PROOF_ATTEMPTS = 4
 
 
-def state_error(exc: RpcError, header: Header) -> CatalogError:
-    """Map a node's error for a state read at ``header`` to a catalog error."""
-    text = exc.message.lower()
-    context = {"block": header.number, "node_error": exc.message[:200]}
-    if is_missing_history(exc):
-        return missing_history(exc, {"block": header.number})
-    if "not found" in text or exc.code == -32001:
-        # The block was known a moment ago: it was reorged away meanwhile.
-        return CatalogError(DATA_NOT_YET_AVAILABLE, context)
-    return CatalogError(NODE_ERROR, context)
-
-
 class Chain:
-    def __init__(self, rpc: RpcClient, cache: ChainCache, trace_timeout: float = 60.0) -> None:
-        self.rpc = rpc
+    def __init__(self, node: NodeClient, cache: ChainCache, trace_timeout: float = 60.0) -> None:
+        self.node = node
         self.cache = cache
         self.trace_timeout = trace_timeout
         self._finalized: Header | None = None  # the node's last answer to "finalized"
@@ -105,14 +93,14 @@ class Chain:
         cached = self.cache.head.get("head")
         if cached is not None:
             return cached  # type: ignore[no-any-return]
-        raw = await self.rpc.call("eth_getBlockByNumber", ["latest", False])
+        raw = await self.node.one(NodeClient.block("latest"))
         header = self.remember(raw)
         self.cache.head["head"] = header
         self._head_number = header.number  # (lower after a rewind: more checks, never fewer)
         return header
 
     async def _newest(self) -> int:
-        self._head_number = hex_int(await self.rpc.call("eth_blockNumber", []), "block number")
+        self._head_number = hex_int(await self.node.one(NodeClient.block_number()), "block number")
         return self._head_number
 
     async def near_head(self, header: Header) -> bool:
@@ -129,7 +117,7 @@ class Chain:
     async def read_state(
         self, header: Header, calls: list[Call], *, near: bool | None = None
     ) -> list[Any]:
-        """State reads pinned to ``header`` in one batch; a failed element is an RpcError.
+        """State reads pinned to ``header`` in one batch; a failed element is a NodeError.
 
         anvil serves its head block's state from its live database, so a read racing the next
         block's commit answers with the *next* block's state under the head's hash (measured:
@@ -145,11 +133,11 @@ class Chain:
         if near is None:
             near = await self.near_head(header)
         if not near:
-            return await self.rpc.batch(calls)
+            return await self.node.batch(calls)
         before = self._head_number
-        results = await self.rpc.batch(calls)
+        results = await self.node.batch(calls)
         if await self._newest() != before:
-            results = await self.rpc.batch(calls)  # now from the block's own state
+            results = await self.node.batch(calls)  # now from the block's own state
         return results
 
     async def account_at(self, header: Header, address: str) -> tuple[int, int]:
@@ -164,8 +152,8 @@ class Chain:
         """
         for attempt in range(0 if header.hash in self._rootless else PROOF_ATTEMPTS):
             try:
-                proof = await self.rpc.call("eth_getProof", [address, [], header.pin()])
-            except RpcError as exc:
+                proof = await self.node.one(NodeClient.proof(address, header.pin()))
+            except NodeError as exc:
                 raise state_error(exc, header) from None
             try:
                 top = bytes.fromhex(proof["accountProof"][0][2:])
@@ -183,30 +171,30 @@ class Chain:
         pin = header.pin()
         answers = await self.read_state(
             header,
-            [("eth_getBalance", [address, pin]), ("eth_getTransactionCount", [address, pin])],
+            [NodeClient.balance(address, pin), NodeClient.nonce(address, pin)],
             near=True,
         )
         for answer in answers:
-            if isinstance(answer, RpcError):
+            if isinstance(answer, NodeError):
                 raise state_error(answer, header)
         return hex_int(answers[0], "balance"), hex_int(answers[1], "nonce")
 
-    async def _lookup(self, method: str, params: list[Any]) -> Any:
+    async def _lookup(self, call: Call) -> Any:
         """One block lookup; where head reads are checked, the head number rides along (in
         the same POST), so near_head rarely has to ask for it alone."""
         if not self.confirm_head_reads:
-            return await self.rpc.call(method, params)
-        answer, newest = await self.rpc.batch([(method, params), ("eth_blockNumber", [])])
-        if not isinstance(newest, RpcError):
+            return await self.node.one(call)
+        answer, newest = await self.node.batch([call, NodeClient.block_number()])
+        if not isinstance(newest, NodeError):
             self._head_number = hex_int(newest, "block number")
-        if isinstance(answer, RpcError):
+        if isinstance(answer, NodeError):
             raise answer
         return answer
 
     async def _raw_by_hash(self, block_hash: str, full: bool) -> dict[str, Any]:
         try:
-            raw = await self._lookup("eth_getBlockByHash", [block_hash, full])
-        except RpcError as exc:
+            raw = await self._lookup(NodeClient.block_by_hash(block_hash, full))
+        except NodeError as exc:
             raise CatalogError(
                 BLOCK_NOT_FOUND, {"hash": block_hash, "node_error": exc.message}
             ) from None
@@ -216,8 +204,8 @@ class Chain:
 
     async def _raw_by_number(self, number: int, full: bool) -> dict[str, Any]:
         try:
-            raw = await self._lookup("eth_getBlockByNumber", [hex(number), full])
-        except RpcError:
+            raw = await self._lookup(NodeClient.block(number, full))
+        except NodeError:
             raw = None  # nodes answer a future number with an error or with null
         if raw is None:
             raise await self._missing_number(number)
@@ -275,13 +263,13 @@ class Chain:
     async def _refresh_finalized(self) -> None:
         asked = time.monotonic()
         previous = self._finalized
-        calls: list[Any] = [("eth_getBlockByNumber", ["finalized", False])]
+        calls = [NodeClient.block("finalized")]
         if previous is not None:  # is the last finalized block still canonical?
-            calls.append(("eth_getBlockByNumber", [hex(previous.number), False]))
+            calls.append(NodeClient.block(previous.number))
         try:
-            answers = await self.rpc.batch(calls)
+            answers = await self.node.batch(calls)
             final = None
-            if answers[0] is not None and not isinstance(answers[0], RpcError):
+            if answers[0] is not None and not isinstance(answers[0], NodeError):
                 final = parse_header(answers[0])
         except CatalogError as exc:
             log.debug("finalized block not read: %s", exc)
@@ -381,6 +369,6 @@ class Chain:
         return await self._complete(self.remember(block), block)
 
     async def _complete(self, header: Header, block: dict[str, Any]) -> BlockData:
-        data = await complete_block(self.rpc, self.rules, header, block, self.trace_timeout)
+        data = await complete_block(self.node, self.rules, header, block, self.trace_timeout)
         self.cache.blocks[header.hash] = data
         return data

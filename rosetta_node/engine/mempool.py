@@ -16,6 +16,7 @@ from ..types import (
 )
 from .chain import hex_int
 from .node import Networks
+from .node_client import NodeClient
 from .oplist import CALL, CREATE, OperationList
 
 
@@ -37,7 +38,7 @@ class MempoolService:
 
     async def mempool(self, request: NetworkRequest) -> MempoolResponse:
         engine = self.networks.get(request.network_identifier)
-        content = await engine.rpc.call("txpool_content", [])
+        content = await engine.node.one(NodeClient.txpool_content())
         return MempoolResponse(
             transaction_identifiers=[
                 TransactionIdentifier(hash=h) for h in _pending_hashes(content)
@@ -52,7 +53,7 @@ class MempoolService:
                 INVALID_REQUEST,
                 {"field": "transaction_identifier.hash", "reason": "not 32 bytes of 0x-hex"},
             )
-        tx = await engine.rpc.call("eth_getTransactionByHash", [tx_hash.lower()])
+        tx = await engine.node.one(NodeClient.transaction(tx_hash.lower()))
         if not isinstance(tx, dict) or tx.get("blockHash"):
             raise CatalogError(MEMPOOL_TX_NOT_FOUND, {"transaction": tx_hash})
         ops = OperationList()

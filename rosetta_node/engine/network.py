@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from .. import ROSETTA_VERSION, __version__
 from ..errors import CATALOG, NODE_ERROR, NODE_NOT_READY, CatalogError
-from ..rpc import RpcError
 from ..types import (
     Allow,
     ErrorBody,
@@ -18,6 +17,7 @@ from ..types import (
 )
 from .call import CALL_METHODS
 from .node import Networks
+from .node_client import NodeClient, NodeError
 from .oplist import OPERATION_STATUSES, OPERATION_TYPES
 
 # /network/status must report a head timestamp after 2000-01-01 (what rosetta-cli checks).
@@ -42,10 +42,10 @@ class NetworkService:
 
     async def status(self, request: NetworkRequest) -> NetworkStatusResponse:
         engine = self.networks.get(request.network_identifier)
-        head_raw, syncing = await engine.rpc.batch(
-            [("eth_getBlockByNumber", ["latest", False]), ("eth_syncing", [])]
+        head_raw, syncing = await engine.node.batch(
+            [NodeClient.block("latest"), NodeClient.syncing()]
         )
-        if isinstance(head_raw, RpcError) or head_raw is None:
+        if isinstance(head_raw, NodeError) or head_raw is None:
             raise CatalogError(NODE_ERROR, {"reason": "node did not return its head block"})
         head = engine.chain.remember(head_raw)
         if head.timestamp < MIN_TIMESTAMP_S:

@@ -15,13 +15,14 @@ from ..addresses import parse_address
 from ..cache import ChainCache
 from ..errors import NODE_UNAVAILABLE, UNKNOWN_NETWORK, WRONG_CHAIN, CatalogError
 from ..metrics import HEAD, NODE_UP
-from ..rpc import RpcClient, RpcError
+from ..rpc import RpcClient
 from ..settings import ConfigError, NetworkSettings, redact_url
 from ..tokenlist import Token, load_token_list
 from ..types import NetworkIdentifier
 from .chain import Chain, Header, hex_int, parse_header
 from .currencies import Currencies
 from .forks import ChainRules, choose_rules
+from .node_client import NodeClient, NodeError
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +75,9 @@ class NetworkEngine:
             retries=settings.rpc_retries,
             max_connections=settings.rpc_max_connections,
         )
+        self.node = NodeClient(self.rpc)  # every read of the node goes through this
         self.cache = ChainCache()
-        self.chain = Chain(self.rpc, self.cache, settings.trace_timeout)
+        self.chain = Chain(self.node, self.cache, settings.trace_timeout)
         self.chain_id: int | None = settings.chain_id
         self.node_version: str | None = None
         self.genesis: Header | None = None
@@ -109,12 +111,8 @@ class NetworkEngine:
     async def probe(self) -> None:
         """Ask the node who it is; raises ChainIdMismatch or a retriable CatalogError."""
         try:
-            chain_id_hex, version, genesis = await self.rpc.batch(
-                [
-                    ("eth_chainId", []),
-                    ("web3_clientVersion", []),
-                    ("eth_getBlockByNumber", ["0x0", False]),
-                ]
+            chain_id_hex, version, genesis = await self.node.batch(
+                [NodeClient.chain_id(), NodeClient.client_version(), NodeClient.block(0)]
             )
         except CatalogError as exc:
             if exc.error is WRONG_CHAIN and exc.details:  # caught by the client's chain guard
@@ -123,7 +121,7 @@ class NetworkEngine:
             self.last_error = exc.error.message
             NODE_UP.labels(self.name).set(0)
             raise
-        if isinstance(chain_id_hex, RpcError) or isinstance(genesis, RpcError) or genesis is None:
+        if isinstance(chain_id_hex, NodeError) or isinstance(genesis, NodeError) or genesis is None:
             self.connected = False
             self.last_error = "node did not answer eth_chainId / genesis block"
             raise CatalogError(NODE_UNAVAILABLE, {"node": self.label, "reason": self.last_error})
@@ -184,18 +182,14 @@ class NetworkEngine:
     async def readiness(self, max_head_age: float) -> list[str]:
         """Live check for /readyz: what is wrong with this network now (empty when ready)."""
         try:
-            chain_id, syncing, head = await self.rpc.batch(
-                [
-                    ("eth_chainId", []),
-                    ("eth_syncing", []),
-                    ("eth_getBlockByNumber", ["latest", False]),
-                ],
+            chain_id, syncing, head = await self.node.batch(
+                [NodeClient.chain_id(), NodeClient.syncing(), NodeClient.block("latest")],
                 timeout=min(self.settings.rpc_timeout, 5.0),
             )
         except CatalogError as exc:
             return [f"node {self.label} unreachable: {exc.error.message}"]
         problems: list[str] = []
-        if isinstance(chain_id, RpcError) or isinstance(head, RpcError) or head is None:
+        if isinstance(chain_id, NodeError) or isinstance(head, NodeError) or head is None:
             return [f"node {self.label} did not answer eth_chainId / latest block"]
         if self.chain_id is not None and hex_int(chain_id, "chain id") != self.chain_id:
             problems.append(

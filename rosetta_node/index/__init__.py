@@ -4,7 +4,8 @@
 from a node (backfill, then follow the head through reorgs) with ``log_source`` (the node
 reads), ``range_sizer``, ``fetch_window`` and ``commit_queue``; ``transfers`` parses Transfer
 logs, ``progress`` reports a run, ``cli`` runs it (``python -m rosetta_node.index``). May
-import rpc, errors, settings, addresses and engine.chain; never Starlette or the api package.
+import rpc, errors, settings, addresses, engine.chain and engine.node_client (the only code
+that names node methods); never Starlette or the api package.
 """
 
 from .errors import IndexerError

@@ -20,8 +20,9 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from ..engine.node_client import NodeClient
 from ..errors import CatalogError
-from ..rpc import RpcClient, RpcError
+from ..rpc import RpcClient
 from ..settings import ConfigError, NetworkSettings, load_settings, redact_url
 from .errors import IndexerError
 from .follower import Indexer
@@ -214,8 +215,8 @@ async def _run(args: argparse.Namespace, net: NetworkSettings) -> int:
 
 async def _chain_id(rpc: RpcClient, net: NetworkSettings) -> int:
     try:
-        answer = await rpc.call("eth_chainId", [])
-    except (RpcError, CatalogError) as exc:
+        answer = await NodeClient(rpc).one(NodeClient.chain_id())
+    except CatalogError as exc:  # (a NodeError too)
         raise IndexerError(f"node {rpc.name} did not tell its chain id: {exc}") from None
     chain_id = int(answer, 16)
     if net.chain_id is not None and chain_id != net.chain_id:

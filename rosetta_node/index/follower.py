@@ -24,6 +24,7 @@ import functools
 import logging
 
 from ..engine.chain import Header
+from ..engine.node_client import NodeClient
 from ..rpc import RpcClient
 from .commit_queue import CommitQueue
 from .errors import Inconsistent, IndexerError, Transient
@@ -64,7 +65,7 @@ class Indexer:
     ) -> None:
         if start_block < 0 or confirmations < 0:
             raise ValueError("start_block and confirmations must not be negative")
-        self.source = LogSource(rpc, log_timeout)
+        self.source = LogSource(NodeClient(rpc), log_timeout)
         self.store = store
         self.start_block = start_block
         self.confirmations = confirmations

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..engine.chain import Header, parse_header
+from ..engine.node_client import NodeClient, NodeError
 from ..engine.node_errors import is_missing_history
 from ..errors import NODE_TIMEOUT, CatalogError
-from ..rpc import RpcClient, RpcError
 from .errors import Inconsistent, IndexerError, TooLarge, Transient
 from .model import BlockLogs, Cursor
 from .transfers import TRANSFER_TOPIC, group_transfer_logs
@@ -61,7 +61,7 @@ _TOO_LARGE_CODES = (-32005,)
 _HINT = re.compile(r"\[\s*(0x[0-9a-fA-F]+)\s*,\s*(0x[0-9a-fA-F]+)\s*\]")
 
 
-def classify_logs_error(exc: RpcError) -> str:
+def classify_logs_error(exc: NodeError) -> str:
     """'rate_limited', 'too_large' (shrink the range) or 'other' for a node's getLogs error."""
     text = exc.message.lower()
     if any(marker in text for marker in _RATE_LIMITED):
@@ -71,7 +71,7 @@ def classify_logs_error(exc: RpcError) -> str:
     return "other"
 
 
-def suggested_range(exc: RpcError) -> int | None:
+def suggested_range(exc: NodeError) -> int | None:
     """The range size a node suggests ("this block range should work: [0x1, 0x2]")."""
     for text in (exc.message, str(exc.data or "")):
         match = _HINT.search(text)
@@ -82,7 +82,7 @@ def suggested_range(exc: RpcError) -> int | None:
     return None
 
 
-def _logs_error(answer: RpcError, start: int, end: int) -> Exception:
+def _logs_error(answer: NodeError, start: int, end: int) -> Exception:
     """What to raise for a getLogs error of blocks ``start..end``."""
     if classify_logs_error(answer) == "too_large":
         return TooLarge(answer.message, suggested_range(answer))
@@ -92,7 +92,7 @@ def _logs_error(answer: RpcError, start: int, end: int) -> Exception:
             f"({answer.message[:200]}); index from an archive node or set "
             "index_start_block above its pruned history"
         )
-    return Transient(f"eth_getLogs: {answer.code} {answer.message}")
+    return Transient(str(answer))  # "eth_getLogs: code message"
 
 
 @dataclass(slots=True)
@@ -115,8 +115,8 @@ class FetchedRange:
 class LogSource:
     """Reads headers and Transfer logs from one node for the indexer."""
 
-    def __init__(self, rpc: RpcClient, log_timeout: float = 30.0) -> None:
-        self.rpc = rpc
+    def __init__(self, node: NodeClient, log_timeout: float = 30.0) -> None:
+        self.node = node
         self.log_timeout = log_timeout
         self.head: int | None = None  # the last head the node reported
 
@@ -124,9 +124,9 @@ class LogSource:
         """The header of a block number or tag ("latest"); None if the node has none."""
         param = hex(tag) if isinstance(tag, int) else tag
         try:
-            raw = await self.rpc.call("eth_getBlockByNumber", [param, False])
-        except RpcError as exc:
-            raise Transient(f"eth_getBlockByNumber({param}): {exc.message}") from None
+            raw = await self.node.one(NodeClient.block(tag))
+        except NodeError as exc:  # (before CatalogError: a NodeError is one)
+            raise Transient(f"{exc.method}({param}): {exc.message}") from None
         except CatalogError as exc:
             raise Transient(str(exc)) from None
         if raw is None:
@@ -143,15 +143,13 @@ class LogSource:
     async def headers(self, numbers: Sequence[int]) -> dict[int, Header | None]:
         """The headers of ``numbers`` in one batch (None for blocks the node does not have)."""
         try:
-            answers = await self.rpc.batch(
-                [("eth_getBlockByNumber", [hex(n), False]) for n in numbers]
-            )
+            answers = await self.node.batch([NodeClient.block(n) for n in numbers])
         except CatalogError as exc:
             raise Transient(str(exc)) from None
         headers: dict[int, Header | None] = {}
         for number, raw in zip(numbers, answers, strict=True):
-            if isinstance(raw, RpcError):
-                raise Transient(f"eth_getBlockByNumber({number}): {raw.message}")
+            if isinstance(raw, NodeError):
+                raise Transient(f"{raw.method}({number}): {raw.message}")
             header = None if raw is None else self.parse_header(raw)
             if header is not None and header.number != number:
                 raise Inconsistent(f"asked for block {number}, got {header.number}")
@@ -168,21 +166,21 @@ class LogSource:
 
     async def latest_and(self, number: int | None) -> tuple[Header, Header | None]:
         """The head and (one batch) the header of block ``number``, if one is asked for."""
-        calls: list[tuple[str, list[Any]]] = [("eth_getBlockByNumber", ["latest", False])]
+        calls = [NodeClient.block("latest")]
         if number is not None:
-            calls.append(("eth_getBlockByNumber", [hex(number), False]))
+            calls.append(NodeClient.block(number))
         try:
-            answers = await self.rpc.batch(calls)
+            answers = await self.node.batch(calls)
         except CatalogError as exc:
             raise Transient(str(exc)) from None
-        if isinstance(answers[0], RpcError) or answers[0] is None:
+        if isinstance(answers[0], NodeError) or answers[0] is None:
             raise Transient("node has no latest block")
         head = self.parse_header(answers[0])
         self.head = head.number
         if number is None or answers[1] is None:
             return head, None
-        if isinstance(answers[1], RpcError):
-            raise Transient(f"eth_getBlockByNumber({number}): {answers[1].message}")
+        if isinstance(answers[1], NodeError):
+            raise Transient(f"{answers[1].method}({number}): {answers[1].message}")
         return head, self.parse_header(answers[1])
 
     async def fetch_range(self, start: int, end: int) -> FetchedRange:
@@ -218,11 +216,8 @@ class LogSource:
             # range too big to answer in time should be split instead. Its own timeout is
             # set later so that it never races ours (and swallows the cancellation).
             async with asyncio.timeout(self.log_timeout):
-                before, answer = await self.rpc.batch(
-                    [
-                        ("eth_getBlockByNumber", [hex(end), False]),
-                        ("eth_getLogs", [log_filter]),
-                    ],
+                before, answer = await self.node.batch(
+                    [NodeClient.block(end), NodeClient.logs(log_filter)],
                     timeout=self.log_timeout * 2 + 1,
                 )
         except TimeoutError:
@@ -232,9 +227,9 @@ class LogSource:
                 raise TooLarge(f"eth_getLogs timed out: {exc}") from None
             raise Transient(str(exc)) from None
         seconds = time.monotonic() - began
-        if isinstance(answer, RpcError):
+        if isinstance(answer, NodeError):
             raise _logs_error(answer, start, end)
-        if isinstance(before, RpcError) or before is None:
+        if isinstance(before, NodeError) or before is None:
             raise Transient(f"block {end} not available yet")
         return self.parse_header(before), answer, seconds
 
@@ -245,11 +240,8 @@ class LogSource:
         blocks before it are still indexed; raises if that is the first one.
         """
         try:
-            answers = await self.rpc.batch(
-                [
-                    ("eth_getLogs", [{"blockHash": h.hash, "topics": [TRANSFER_TOPIC]}])
-                    for h in chain
-                ],
+            answers = await self.node.batch(
+                [NodeClient.logs({"blockHash": h.hash, "topics": [TRANSFER_TOPIC]}) for h in chain],
                 timeout=self.log_timeout,
             )
         except CatalogError as exc:
@@ -257,9 +249,9 @@ class LogSource:
         blocks: list[BlockLogs] = []
         count = 0
         for header, answer in zip(chain, answers, strict=True):
-            if isinstance(answer, RpcError):
+            if isinstance(answer, NodeError):
                 if not blocks:
-                    raise Transient(f"eth_getLogs(block {header.hash}): {answer.message}")
+                    raise Transient(f"{answer.method}(block {header.hash}): {answer.message}")
                 break
             groups, n = group_transfer_logs(
                 answer, header.number, header.number, pinned=header.hash

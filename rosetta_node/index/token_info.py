@@ -11,9 +11,10 @@ from cachetools import LRUCache
 
 from .. import erc20
 from ..addresses import checksum
-from ..engine.chain import Header, state_error
+from ..engine.chain import Header
 from ..engine.node import NetworkEngine
-from ..rpc import RpcError
+from ..engine.node_client import NodeClient, NodeError
+from ..engine.node_errors import state_error
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,14 +45,8 @@ class TokenInfos:
         known = self._known.get(key)
         if known is not None:
             return known
-        pin = header.pin()
-        answers = await engine.rpc.batch(
-            [
-                ("eth_call", [{"to": contract, "data": data}, pin])
-                for data in (erc20.NAME, erc20.SYMBOL, erc20.DECIMALS)
-            ]
-        )
-        name, symbol, decimals = (None if isinstance(a, RpcError) else a for a in answers)
+        answers = await engine.node.batch(NodeClient.token_metadata(contract, header.pin()))
+        name, symbol, decimals = (None if isinstance(a, NodeError) else a for a in answers)
         raw_decimals = erc20.decode_uint(decimals)
         info = TokenInfo(
             contract,
@@ -74,9 +69,9 @@ class TokenInfos:
 
 async def total_supply(engine: NetworkEngine, contract: str, header: Header) -> int | None:
     """``totalSupply()`` at ``header``; None where the contract reverts or answers garbage."""
-    call = {"to": checksum(contract), "data": erc20.TOTAL_SUPPLY}
-    (result,) = await engine.chain.read_state(header, [("eth_call", [call, header.pin()])])
-    if isinstance(result, RpcError):
+    call = NodeClient.total_supply(checksum(contract), header.pin())
+    (result,) = await engine.chain.read_state(header, [call])
+    if isinstance(result, NodeError):
         if "revert" in result.message.lower():
             return None
         raise state_error(result, header)
