@@ -15,6 +15,7 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -69,6 +70,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="stay N blocks behind the head (settings: index_confirmations; default 0)",
     )
+    _run_arguments(parser)
+
+
+def _run_arguments(parser: argparse.ArgumentParser) -> None:
+    """How the index command runs: following, range sizing, concurrency, output."""
     parser.add_argument(
         "--follow", action="store_true", help="after the backfill, follow the head until stopped"
     )
@@ -141,7 +147,18 @@ def _setting(net: NetworkSettings, flag: Any, key: str, default: Any) -> Any:
     return default if value is None else value
 
 
-async def _run(args: argparse.Namespace, net: NetworkSettings) -> int:
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """Where and from where to index, from the flags over the settings."""
+
+    db: str | None
+    url: str | None
+    start_block: int
+    confirmations: int
+    retention: int
+
+
+def _target(args: argparse.Namespace, net: NetworkSettings) -> _Target:
     if args.db and args.url:
         raise ConfigError("index: give --db (SQLite) or --url (PostgreSQL), not both")
     db = args.db or (None if args.url else _setting(net, None, "index_db", None))
@@ -159,6 +176,11 @@ async def _run(args: argparse.Namespace, net: NetworkSettings) -> int:
         raise ConfigError(
             "index: start block and confirmations must not be negative, retention positive"
         )
+    return _Target(db, url, start_block, confirmations, retention)
+
+
+async def _run(args: argparse.Namespace, net: NetworkSettings) -> int:
+    target = _target(args, net)
     label = redact_url(net.rpc_url)
     rpc = RpcClient(
         net.rpc_url,
@@ -171,7 +193,9 @@ async def _run(args: argparse.Namespace, net: NetworkSettings) -> int:
     try:
         chain_id = await _chain_id(rpc, net)
         blockchain, network = net.names(chain_id)
-        where = msgspec.structs.replace(net, index_db=db, index_url=url, index_retention=retention)
+        where = msgspec.structs.replace(
+            net, index_db=target.db, index_url=target.url, index_retention=target.retention
+        )
         store = open_store(where, f"{blockchain}/{network}")
         if not await claim_writer(store, wait=False):
             raise IndexStoreError(
@@ -181,28 +205,15 @@ async def _run(args: argparse.Namespace, net: NetworkSettings) -> int:
         indexer = Indexer(
             rpc,
             store,
-            start_block,
-            confirmations,
+            target.start_block,
+            target.confirmations,
             initial_range=args.initial_range,
             max_range=args.max_range,
             target_logs=args.target_logs,
             log_timeout=args.log_timeout,
             concurrency=args.concurrency,
         )
-        bar = None if args.quiet else ProgressBar(sys.stderr)
-        try:
-            if args.follow:
-                stop = asyncio.Event()
-                loop = asyncio.get_running_loop()
-                for sig in (signal.SIGINT, signal.SIGTERM):
-                    with contextlib.suppress(NotImplementedError):
-                        loop.add_signal_handler(sig, stop.set)
-                await indexer.follow(args.poll_interval, stop, bar)
-            else:
-                await indexer.backfill(args.to_block, bar, bulk=args.bulk)
-        finally:
-            if bar is not None:
-                bar.close()
+        await _index(args, indexer)
         cursor = await store.cursor()
         if cursor is not None:
             print(f"indexed {blockchain}/{network} up to block {cursor.number} ({cursor.hash})")
@@ -211,6 +222,24 @@ async def _run(args: argparse.Namespace, net: NetworkSettings) -> int:
         if store is not None:
             await store.close()
         await rpc.close()
+
+
+async def _index(args: argparse.Namespace, indexer: Indexer) -> None:
+    """The backfill, or with --follow the backfill and then the head until a signal."""
+    bar = None if args.quiet else ProgressBar(sys.stderr)
+    try:
+        if args.follow:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError):
+                    loop.add_signal_handler(sig, stop.set)
+            await indexer.follow(args.poll_interval, stop, bar)
+        else:
+            await indexer.backfill(args.to_block, bar, bulk=args.bulk)
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 async def _chain_id(rpc: RpcClient, net: NetworkSettings) -> int:
