@@ -411,20 +411,8 @@ class _Cases:
             data = _calldata("createDestroyInRevertedFrame(address)", ["address"], [to])
             tx_hash, receipt = self._send(name, factory, value=v, data=data)
             (child,) = self.logged(receipt, REVERTED_CHILD_TOPIC)
-            deltas = {factory: v, child: 0}  # the factory keeps msg.value
-            if target == "to":
-                deltas[to] = 0
-            self.record(
-                name,
-                tx_hash,
-                receipt,
-                groups=("reverted",),
-                value=v,
-                deleted=[child],
-                kept=[factory],
-                deltas=deltas,
-                burnt=0,
-            )
+            # The factory keeps msg.value.
+            self._record_reverted(name, tx_hash, receipt, v, factory, child, to, kept_value=v)
         # The whole tx reverts (status 0): the value never leaves the sender.
         for target in ("self", "to"):
             name = f"reverted_tx_{target}"
@@ -438,20 +426,33 @@ class _Cases:
             tx_hash, receipt = self._send(
                 name, factory, value=v, data=data, gas=REVERTED_TX_GAS, status=0
             )
-            deltas = {factory: 0, child: 0}
-            if target == "to":
-                deltas[to] = 0
-            self.record(
-                name,
-                tx_hash,
-                receipt,
-                groups=("reverted",),
-                value=v,
-                deleted=[child],
-                kept=[factory],
-                deltas=deltas,
-                burnt=0,
-            )
+            self._record_reverted(name, tx_hash, receipt, v, factory, child, to, kept_value=0)
+
+    def _record_reverted(
+        self,
+        name: str,
+        tx_hash: str,
+        receipt: dict[str, Any],
+        value: int,
+        factory: str,
+        child: str,
+        to: str,
+        kept_value: int,
+    ) -> None:
+        deltas = {factory: kept_value, child: 0}
+        if to != ZERO:
+            deltas[to] = 0
+        self.record(
+            name,
+            tx_hash,
+            receipt,
+            groups=("reverted",),
+            value=value,
+            deleted=[child],
+            kept=[factory],
+            deltas=deltas,
+            burnt=0,
+        )
 
 
 def run_cases(rpc_url: str, key: str) -> CaseRun:
