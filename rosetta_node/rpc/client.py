@@ -153,7 +153,7 @@ class RpcClient:
             return await self._send_own(calls, timeout)
         loop = asyncio.get_running_loop()
         pending = self._pending.get(timeout)
-        # (A queue left by a loop that stopped before flushing it is not joined.)
+        # A queue left by a loop that stopped before flushing it is not joined.
         if pending is not None and pending[0] is loop:
             future: asyncio.Future[list[Any]] = loop.create_future()
             pending[1].append(_Waiter(calls, future))
@@ -312,7 +312,7 @@ class RpcClient:
             reason = f"unexpected answer (HTTP {status})"
             raise self._transient(NODE_ERROR, calls, single, reason=reason)
         items = self._in_call_order(decoded, first_id, len(calls))
-        # (A node refusing the whole batch with one error object is handled per call below.)
+        # A node refusing the whole batch with one error object is handled per call below.
         refused = decoded[0] if len(decoded) == 1 and decoded[0].id != guard_id else None
         if expected is not None and refused is None:
             guard = next((r for r in reversed(decoded) if r.id == guard_id), None)

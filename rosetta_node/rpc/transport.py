@@ -256,7 +256,7 @@ class _Pool:
     def close(self) -> None:
         self.closed = True
         for waiter in self.waiters:
-            # (Raises when the pool's event loop is already closed: its waiters are gone.)
+            # Raises when the pool's event loop is already closed: its waiters are gone.
             with contextlib.suppress(RuntimeError):
                 if not waiter.done():
                     waiter.set_exception(TransportError("ClientClosed"))
@@ -311,7 +311,7 @@ class _Connection(asyncio.Protocol):
         if not self.closed:
             self.closed = True
             if self.transport is not None:
-                # (Raises when its event loop is already closed: nothing left to tidy then.)
+                # Raises when its event loop is already closed: nothing left to tidy then.
                 with contextlib.suppress(Exception):
                     self.transport.close()
 
@@ -334,7 +334,7 @@ class _Connection(asyncio.Protocol):
     # -- asyncio.Protocol -----------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # (uvloop's transports are not asyncio.Transport subclasses, but behave as one.)
+        # uvloop's transports are not asyncio.Transport subclasses, but behave as one.
         self.transport = cast(asyncio.Transport, transport)
         self.pool.conns.add(self)
 
