@@ -22,14 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import requests
 import rlp
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 from eth_account import Account
 from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
 
-from tests.workload import WorkloadError, wait_receipt
+from tests.workload import WorkloadError, WorkloadRpc, wait_receipt
 
 BUILD_DIR = Path(__file__).resolve().parent / "contracts" / "build"
 GWEI = 10**9
@@ -102,19 +101,6 @@ class CaseRun:
         return sorted(seen)
 
 
-class _Rpc:
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.session = requests.Session()
-
-    def __call__(self, method: str, *params: Any) -> Any:
-        payload: dict[str, Any] = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
-        reply = self.session.post(self.url, json=payload, timeout=30).json()
-        if reply.get("error"):
-            raise WorkloadError(f"{method}{params!r} failed: {reply['error']}")
-        return reply.get("result")
-
-
 def _load_artifact(name: str) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((BUILD_DIR / f"{name}.json").read_text())
     return data
@@ -133,7 +119,7 @@ def create_address(creator: str, nonce: int) -> str:
 class _Sender:
     """Signs locally with one key and waits for each receipt (one tx in flight at a time)."""
 
-    def __init__(self, rpc: _Rpc, key: str) -> None:
+    def __init__(self, rpc: WorkloadRpc, key: str) -> None:
         self.rpc = rpc
         self.key = key
         self.address = to_checksum_address(Account.from_key(key).address)
@@ -174,7 +160,7 @@ class _Sender:
 
 def fund(rpc_url: str, key: str, to: str, value: int) -> str:
     """Send ``value`` from ``key`` to ``to`` (e.g. a dev key funding the cases' sender)."""
-    tx_hash, receipt = _Sender(_Rpc(rpc_url), key).send(to, value=value, gas=21_000)
+    tx_hash, receipt = _Sender(WorkloadRpc(rpc_url), key).send(to, value=value, gas=21_000)
     if int(receipt["status"], 16) != 1:
         raise WorkloadError(f"funding tx {tx_hash} failed")
     return tx_hash
@@ -182,7 +168,7 @@ def fund(rpc_url: str, key: str, to: str, value: int) -> str:
 
 class _Cases:
     def __init__(self, rpc_url: str, key: str) -> None:
-        self.rpc = _Rpc(rpc_url)
+        self.rpc = WorkloadRpc(rpc_url)
         self.sender = _Sender(self.rpc, key)
         self.cases: list[Case] = []
         self.tx_hashes: dict[str, list[str]] = {}

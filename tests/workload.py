@@ -50,7 +50,6 @@ from pathlib import Path
 from typing import Any
 
 import ckzg
-import requests
 import rlp
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
@@ -60,6 +59,7 @@ from eth_account.typed_transactions.base import TRUSTED_SETUP
 from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
 
 from tests.support.geth import DEVELOPER_KEY, commit_block, dev_keys, is_geth
+from tests.support.rpc import JsonRpc, JsonRpcError
 
 BUILD_DIR = Path(__file__).resolve().parent / "contracts" / "build"
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
@@ -128,30 +128,14 @@ class WorkloadError(RuntimeError):
     """The chain did not behave as the workload expects (wrong status, missing receipt, ...)."""
 
 
-class _Rpc:
-    def __init__(self, url: str, timeout: float = 30.0) -> None:
-        self.url = url
-        self.timeout = timeout
-        self.session = requests.Session()
-        self._id = 0
+class WorkloadRpc(JsonRpc):
+    """The shared JSON-RPC client, with a node's error answer raised as a WorkloadError."""
 
-    def __call__(self, method: str, *params: Any) -> Any:
-        self._id += 1
-        payload: dict[str, Any] = {
-            "jsonrpc": "2.0",
-            "id": self._id,
-            "method": method,
-            "params": list(params),
-        }
-        resp = self.session.post(self.url, json=payload, timeout=self.timeout)
-        resp.raise_for_status()
-        reply = resp.json()
-        if reply.get("error"):
-            raise WorkloadError(f"{method}{tuple(params)!r} failed: {reply['error']}")
-        return reply.get("result")
-
-    def close(self) -> None:
-        self.session.close()
+    def call(self, method: str, params: Sequence[Any] = (), timeout: float | None = None) -> Any:
+        try:
+            return super().call(method, params, timeout)
+        except JsonRpcError as exc:
+            raise WorkloadError(f"{method}{tuple(params)!r} failed: {exc.error}") from None
 
 
 def _load_artifact(name: str) -> dict[str, Any]:
@@ -225,11 +209,17 @@ def blob_network_form(
 
 def wait_receipt(rpc: Callable[..., Any], tx_hash: str) -> dict[str, Any]:
     """The receipt of ``tx_hash``: eth_sendTransaction can answer before the block exists,
-    so poll (``rpc(method, *params)`` answers one JSON-RPC call)."""
+    so poll (``rpc(method, *params)`` answers one JSON-RPC call). A geth that has just started
+    answers "transaction indexing is in progress" for a while: not yet, too."""
     deadline = time.monotonic() + RECEIPT_TIMEOUT
     delay = 0.001
     while True:
-        receipt = rpc("eth_getTransactionReceipt", tx_hash)
+        try:
+            receipt = rpc("eth_getTransactionReceipt", tx_hash)
+        except WorkloadError as exc:
+            if "indexing is in progress" not in str(exc):
+                raise
+            receipt = None
         if receipt is not None:
             return dict(receipt)
         if time.monotonic() > deadline:
@@ -240,7 +230,7 @@ def wait_receipt(rpc: Callable[..., Any], tx_hash: str) -> dict[str, Any]:
 
 class _Workload:
     def __init__(self, rpc_url: str, seed: int, token_decimals: tuple[int, ...]) -> None:
-        self.rpc = _Rpc(rpc_url)
+        self.rpc = WorkloadRpc(rpc_url)
         self.rng = random.Random(seed)
         self.seed = seed
         self.token_decimals = token_decimals

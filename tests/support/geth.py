@@ -274,6 +274,11 @@ class Geth(LocalNode):
     def _ready(self) -> bool:
         if not super()._ready():
             return False
+        # Serving a chain it imported, geth indexes its transactions after it starts and
+        # answers receipt lookups "transaction indexing is in progress" meanwhile; eth_syncing
+        # says when that is done. (A fresh dev chain says "1 block left" until its next block.)
+        if not self.dev and self.rpc("eth_syncing") is not False:
+            return False
         # On-demand mining: wait for the simulated beacon's one start-up block, so that it
         # cannot race the first block we commit.
         return self.automine or not self.dev or int(self.rpc("eth_blockNumber"), 16) >= 1
