@@ -93,3 +93,69 @@ def ensure_go_program(name: str) -> Path:
     ]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return _ensure(name, f"./{name}", digest.hexdigest()[:16])
+
+
+# -- op-geth (OP Stack) --------------------------------------------------------------------------
+
+OPGETH_MODULE_DIR = ROOT / "conformance" / "opgeth"
+OPGETH_MODULE = "github.com/ethereum-optimism/op-geth"
+
+
+def pinned_opgeth_version() -> str:
+    """The op-geth version ``conformance/opgeth/go.mod`` replaces go-ethereum with."""
+    for line in (OPGETH_MODULE_DIR / "go.mod").read_text().splitlines():
+        words = line.split()
+        if "=>" in words and words[words.index("=>") + 1 :][:1] == [OPGETH_MODULE]:
+            return words[words.index("=>") + 2]
+    raise RuntimeError(f"{OPGETH_MODULE_DIR / 'go.mod'} does not replace go-ethereum with op-geth")
+
+
+def _build_in(module_dir: Path, package: str, target: Path) -> None:
+    """:func:`_build` in another pinning module."""
+    go = shutil.which("go")
+    if go is None:
+        raise RuntimeError(f"go is required to build {package} (it is not on PATH)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "GOFLAGS": "-mod=readonly -buildvcs=false", "CGO_ENABLED": "1"}
+    proc = subprocess.run(
+        [go, "build", "-o", str(target), package],
+        cwd=module_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=BUILD_TIMEOUT,
+        check=False,
+    )
+    if proc.returncode != 0:
+        output = proc.stdout[-4000:] + proc.stderr[-4000:]
+        raise RuntimeError(f"go build {package} in {module_dir} failed:\n{output}")
+
+
+def _ensure_in(module_dir: Path, name: str, package: str, key: str) -> Path:
+    """:func:`_ensure` for a program of another pinning module (``module_dir``)."""
+    local = tools_dir() / "bin" / name
+    stamp = local.with_name(f".{name}.key")
+    if local.is_file() and stamp.is_file() and stamp.read_text() == key:
+        return local
+    cached = cache_dir() / f"{name}-{key}" / name
+    with _file_lock(tools_dir() / f"{name}.build.lock"):
+        if local.is_file() and stamp.is_file() and stamp.read_text() == key:
+            return local
+        if not cached.is_file():
+            scratch = cached.with_name(f".{name}.{os.getpid()}")
+            _build_in(module_dir, package, scratch)
+            scratch.replace(cached)
+        local.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(cached, local)
+        stamp.write_text(key)
+    return local
+
+
+def ensure_opgeth() -> Path:
+    """The pinned op-geth binary (``.tools/bin/op-geth``), from ``conformance/opgeth``."""
+    return _ensure_in(
+        OPGETH_MODULE_DIR,
+        "op-geth",
+        "github.com/ethereum/go-ethereum/cmd/geth",
+        pinned_opgeth_version(),
+    )
