@@ -90,6 +90,10 @@ class NetworkSettings(msgspec.Struct, forbid_unknown_fields=True):
     # Fork schedule (geth's chain config names: byzantiumBlock, daoForkBlock, cancunTime, ...):
     # wins over genesis_file's config and the built-in schedules (engine/forks.py).
     forks: dict[str, int | bool | str | dict[str, Any]] | None = None
+    # The chain's family, "ethereum" or "op-stack" (deposits, L1 and operator fees, fee
+    # vaults); by default from the chain id (OP Mainnet, Base and their testnets) or from an
+    # "optimism" section in the schedule.
+    family: str | None = None
 
     def names(self, chain_id: int) -> tuple[str, str]:
         """(blockchain, network) as configured, else from the chain id."""
@@ -240,6 +244,8 @@ def _check(settings: Settings, base_dir: Path) -> None:
             raise ConfigError(f"{where}.index_poll_interval: must be positive")
         if net.index_max_lag < 0:
             raise ConfigError(f"{where}.index_max_lag: must not be negative")
+        if net.family is not None and net.family not in ("ethereum", "op-stack"):
+            raise ConfigError(f"{where}.family: expected ethereum or op-stack")
         if net.head_read_check not in HEAD_READ_CHECKS:
             raise ConfigError(f"{where}.head_read_check: expected one of auto, on, off")
         if net.index_url is not None:

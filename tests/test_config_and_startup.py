@@ -75,6 +75,12 @@ decimals = 9
             "networks[0].chain_id",
         ),
         ("", {"ROSETTA_NODE_RPC_URLL": "http://x:1"}, "ROSETTA_NODE_RPC_URLL"),
+        ('[[networks]]\nrpc_url = "http://x:1"\nfamily = "solana"\n', {}, "networks[0].family"),
+        (
+            "",
+            {"ROSETTA_NODE_RPC_URL": "http://x:1", "ROSETTA_NODE_FORKS": "{byzantium"},
+            "ROSETTA_NODE_FORKS",
+        ),
         ("", {}, "networks"),
         ("[[networks]\n", {}, "not valid TOML"),
     ],

@@ -18,13 +18,14 @@ from __future__ import annotations
 import gzip
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from typing import Any
 
 import msgspec
 
 from ..settings import ConfigError
+from .opstack import OP_STACK, OP_STACK_CHAIN_IDS
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,8 @@ class ChainRules:
     constantinople_block: int | None = None
     dao_fork_block: int | None = None  # only when the chain took the DAO fork
     cancun_time: int | None = None  # None: read from the block (Cancun header fields)
+    family: str = "ethereum"  # or "op-stack": deposits, L1 and operator fees, fee vaults
+    jovian_time: int | None = None  # OP Stack: the operator fee's new unit
     allocations: Mapping[str, int] = field(default_factory=dict)
     genesis_hash: str = ""  # the chain these rules were chosen for
 
@@ -65,6 +68,9 @@ class ChainRules:
         if _reached(self.byzantium_block, number):
             return BYZANTIUM_REWARD
         return FRONTIER_REWARD
+
+    def is_jovian(self, timestamp: int) -> bool:
+        return self.jovian_time is not None and timestamp >= self.jovian_time
 
     def is_cancun(self, timestamp: int, header_fields: Mapping[str, Any]) -> bool:
         """EIP-6780 in force: from the schedule if known, else from the header's blob fields."""
@@ -99,8 +105,10 @@ def rules_from_config(
     dao_support = config.get("daoForkSupport", False)
     if not isinstance(dao_support, bool):
         raise ConfigError(f"{source}: daoForkSupport must be true or false")
-    # geth runs a config without "clique" as ethash (blocks of difficulty 0 pay nothing).
-    ethash = "clique" not in config
+    # geth runs a config without "clique" as ethash (blocks of difficulty 0 pay nothing); an
+    # OP Stack chain (an "optimism" section) never paid proof-of-work rewards.
+    op_stack = "optimism" in config
+    ethash = "clique" not in config and not op_stack
     return ChainRules(
         source=source,
         ethash=ethash,
@@ -108,6 +116,8 @@ def rules_from_config(
         constantinople_block=number("constantinopleBlock"),
         dao_fork_block=number("daoForkBlock") if dao_support else None,
         cancun_time=number("cancunTime"),
+        family="op-stack" if op_stack else "ethereum",
+        jovian_time=number("jovianTime"),
         allocations=dict(allocations or {}),
     )
 
@@ -126,8 +136,10 @@ def choose_rules(
     settings_forks: Mapping[str, Any] | None,
     genesis_config: Mapping[str, Any] | None,
     genesis_allocations: Mapping[str, int] | None,
+    family: str | None = None,
 ) -> ChainRules:
-    """The rules for a network, by the order in the module docstring; logs which it uses."""
+    """The rules for a network, by the order in the module docstring; logs which it uses.
+    ``family`` (the setting) wins over the one the schedule or the chain id implies."""
     name = BUILT_IN.get(genesis_hash.lower())
     builtin_config, builtin_alloc = built_in(name) if name else (None, None)
     allocations = genesis_allocations if genesis_allocations is not None else builtin_alloc
@@ -146,9 +158,14 @@ def choose_rules(
                 chain_id,
                 genesis_hash,
             )
+    if family is None and chain_id in OP_STACK_CHAIN_IDS:
+        family = OP_STACK
+    if family is not None and family != rules.family:
+        rules = replace(rules, family=family, ethash=rules.ethash and family != OP_STACK)
     log.info(
-        "chain id %d: fork schedule from %s; genesis allocations from %s (%d accounts)",
+        "chain id %d (%s): fork schedule from %s; genesis allocations from %s (%d accounts)",
         chain_id,
+        rules.family,
         rules.source,
         "the genesis file"
         if genesis_allocations is not None

@@ -153,6 +153,7 @@ class NetworkEngine:
             self.settings.forks,
             None if given is None else given.config,
             None if given is None else given.allocations,
+            self.settings.family,
         )
         return dataclasses.replace(rules, genesis_hash=genesis_hash)
 

@@ -11,6 +11,7 @@ successful operations per (account, currency) equals the balance change the node
 - SELFDESTRUCT_BURN: an account deleted at the end of its transaction loses what it holds
   then (see _burns).
 - ERC20_TRANSFER / ERC20_MINT / ERC20_BURN: Transfer logs of tracked tokens.
+- OP Stack chains: deposits (DEPOSIT) and their fee rules, in opstack.py.
 - Block-level changes (rewards, the DAO fork, withdrawals, genesis): protocol_ops.
 """
 
@@ -21,6 +22,7 @@ from typing import Any
 
 from ..addresses import ZERO_ADDRESS, checksum
 from ..types import Currency, Transaction, TransactionIdentifier
+from . import opstack
 from .forks import ChainRules
 from .headers import BlockData, hex_int
 from .oplist import (
@@ -192,11 +194,21 @@ def transaction(
     data: BlockData,
     native: Currency,
     tokens: Mapping[str, Currency],
+    rules: ChainRules,
     cancun: bool,
 ) -> Transaction:
     ops = OperationList()
     header = data.header
-    tip = fee_operations(ops, tx, receipt, header.miner, header.base_fee, native)
+    if rules.family != opstack.OP_STACK:
+        tip = fee_operations(ops, tx, receipt, header.miner, header.base_fee, native)
+    elif opstack.is_deposit(tx):
+        tip = 0  # gas bought on L1: no fee here, the mint instead
+        opstack.deposit_operations(ops, tx, native)
+    else:
+        jovian = rules.is_jovian(header.timestamp)
+        tip = opstack.fee_operations(
+            ops, tx, receipt, header.miner, header.base_fee, native, jovian
+        )
     deletions = _Deletions(cancun)
     trace_operations(ops, trace, native, deletions)
     # The miner is paid after execution but before deletions: a deleted miner loses its tip.
@@ -226,7 +238,7 @@ def block_transactions(
     txs = data.block.get("transactions") or []
     cancun = rules.is_cancun(data.header.timestamp, data.block)
     result = [
-        transaction(tx, receipt, trace, data, native, tokens, cancun)
+        transaction(tx, receipt, trace, data, native, tokens, rules, cancun)
         for tx, receipt, trace in zip(txs, data.receipts, data.traces, strict=True)
     ]
     block_level = block_level_transaction(data, rules, native)
