@@ -39,7 +39,7 @@ def cache_dir() -> Path:
     return Path.home() / ".cache" / "rosetta-node" / "tools"
 
 
-def _build(package: str, target: Path) -> None:
+def _build(package: str, target: Path, module_dir: Path = MODULE_DIR) -> None:
     go = shutil.which("go")
     if go is None:
         raise RuntimeError(f"go is required to build {package} (it is not on PATH)")
@@ -47,7 +47,7 @@ def _build(package: str, target: Path) -> None:
     env = {**os.environ, "GOFLAGS": "-mod=readonly -buildvcs=false", "CGO_ENABLED": "1"}
     proc = subprocess.run(
         [go, "build", "-o", str(target), package],
-        cwd=MODULE_DIR,
+        cwd=module_dir,
         env=env,
         capture_output=True,
         text=True,
@@ -56,11 +56,12 @@ def _build(package: str, target: Path) -> None:
     )
     if proc.returncode != 0:
         output = proc.stdout[-4000:] + proc.stderr[-4000:]
-        raise RuntimeError(f"go build {package} failed:\n{output}")
+        raise RuntimeError(f"go build {package} in {module_dir} failed:\n{output}")
 
 
-def _ensure(name: str, package: str, key: str) -> Path:
-    """``.tools/bin/<name>``, built from ``package`` unless the cache holds ``key``'s build."""
+def _ensure(name: str, package: str, key: str, module_dir: Path = MODULE_DIR) -> Path:
+    """``.tools/bin/<name>``, built from ``package`` (in the pinning module ``module_dir``)
+    unless the cache holds ``key``'s build."""
     local = tools_dir() / "bin" / name
     stamp = local.with_name(f".{name}.key")
     if local.is_file() and stamp.is_file() and stamp.read_text() == key:
@@ -71,7 +72,7 @@ def _ensure(name: str, package: str, key: str) -> Path:
             return local
         if not cached.is_file():
             scratch = cached.with_name(f".{name}.{os.getpid()}")
-            _build(package, scratch)
+            _build(package, scratch, module_dir)
             scratch.replace(cached)
         local.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(cached, local)
@@ -110,52 +111,7 @@ def pinned_opgeth_version() -> str:
     raise RuntimeError(f"{OPGETH_MODULE_DIR / 'go.mod'} does not replace go-ethereum with op-geth")
 
 
-def _build_in(module_dir: Path, package: str, target: Path) -> None:
-    """:func:`_build` in another pinning module."""
-    go = shutil.which("go")
-    if go is None:
-        raise RuntimeError(f"go is required to build {package} (it is not on PATH)")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "GOFLAGS": "-mod=readonly -buildvcs=false", "CGO_ENABLED": "1"}
-    proc = subprocess.run(
-        [go, "build", "-o", str(target), package],
-        cwd=module_dir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=BUILD_TIMEOUT,
-        check=False,
-    )
-    if proc.returncode != 0:
-        output = proc.stdout[-4000:] + proc.stderr[-4000:]
-        raise RuntimeError(f"go build {package} in {module_dir} failed:\n{output}")
-
-
-def _ensure_in(module_dir: Path, name: str, package: str, key: str) -> Path:
-    """:func:`_ensure` for a program of another pinning module (``module_dir``)."""
-    local = tools_dir() / "bin" / name
-    stamp = local.with_name(f".{name}.key")
-    if local.is_file() and stamp.is_file() and stamp.read_text() == key:
-        return local
-    cached = cache_dir() / f"{name}-{key}" / name
-    with _file_lock(tools_dir() / f"{name}.build.lock"):
-        if local.is_file() and stamp.is_file() and stamp.read_text() == key:
-            return local
-        if not cached.is_file():
-            scratch = cached.with_name(f".{name}.{os.getpid()}")
-            _build_in(module_dir, package, scratch)
-            scratch.replace(cached)
-        local.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(cached, local)
-        stamp.write_text(key)
-    return local
-
-
 def ensure_opgeth() -> Path:
     """The pinned op-geth binary (``.tools/bin/op-geth``), from ``conformance/opgeth``."""
-    return _ensure_in(
-        OPGETH_MODULE_DIR,
-        "op-geth",
-        "github.com/ethereum/go-ethereum/cmd/geth",
-        pinned_opgeth_version(),
-    )
+    package = "github.com/ethereum/go-ethereum/cmd/geth"  # replaced by op-geth's
+    return _ensure("op-geth", package, pinned_opgeth_version(), OPGETH_MODULE_DIR)
