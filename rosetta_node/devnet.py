@@ -24,7 +24,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -211,6 +211,17 @@ class LocalNode:
     def start(self) -> LocalNode:  # pragma: no cover - each subclass starts its own way
         raise NotImplementedError
 
+    def _retrying(self, spawn: Callable[[], None], attempts: int = 5) -> None:
+        """``spawn`` again while it fails for a port taken between free_port() and the bind."""
+        last_error: Exception | None = None
+        for _ in range(attempts):
+            try:
+                spawn()
+                return
+            except PortInUse as exc:
+                last_error = exc
+        raise RuntimeError(f"could not start {self.name}: {last_error}")
+
     def _launch(self, args: list[str], workdir: Path, port: int) -> None:
         """Run ``args`` logging to the work dir, then wait until it answers (or stop it)."""
         # Log to a file, not a pipe: an unread pipe would eventually block a long-running node.
@@ -368,15 +379,11 @@ class Anvil(LocalNode):
         block_time = block_time if block_time is not None else self._default_block_time
         extra = list(extra_args) if extra_args else list(self._default_extra_args)
         # A port we picked ourselves can be taken between free_port() and anvil's bind: retry.
-        attempts = 1 if port is not None else 5
-        last_error: Exception | None = None
-        for _ in range(attempts):
-            try:
-                self._spawn(binary, port if port is not None else free_port(), block_time, extra)
-                return self
-            except PortInUse as exc:
-                last_error = exc
-        raise RuntimeError(f"could not start anvil: {last_error}")
+        self._retrying(
+            lambda: self._spawn(binary, port or free_port(), block_time, extra),
+            1 if port is not None else 5,
+        )
+        return self
 
     def _spawn(self, binary: Path, port: int, block_time: float | None, extra: list[str]) -> None:
         # Everything anvil could write goes to a private temp dir removed by stop(), so nothing

@@ -89,7 +89,7 @@ def mined() -> Iterator[Mined]:
         revert = Deposit(DEPOSITOR_REVERT, L1_BLOCK, mint=3 * ETH, value=ETH, gas=60_000)
         # More value than the mint gives: an invalid deposit, included as failed.
         invalid = Deposit(DEPOSITOR_BROKE, RECIPIENT, mint=ETH, value=5 * ETH, gas=70_000)
-        block_hash = node.mine([ok, revert, invalid])
+        block_hash = node.mine([ok, revert, invalid], include=[transfer])
         block = node.rpc("eth_getBlockByHash", block_hash, True)
         receipts = {r["transactionHash"]: r for r in node.rpc("eth_getBlockReceipts", block_hash)}
         hashes = [t["hash"] for t in block["transactions"]]

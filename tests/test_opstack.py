@@ -72,6 +72,7 @@ class _Sender:
     def __init__(self, rpc: JsonRpc, chain_id: int) -> None:
         self.rpc, self.chain_id = rpc, chain_id
         self.nonces: dict[str, int] = {}
+        self.sent: list[str] = []  # since the last take()
 
     def send(self, key: str, legacy: bool = False, **fields: Any) -> str:
         sender = Account.from_key(key).address
@@ -84,14 +85,22 @@ class _Sender:
             tx.update(type=2, maxFeePerGas=10 * 10**9, maxPriorityFeePerGas=10**9)
         self.nonces[sender] += 1
         raw = Account.sign_transaction(tx, key).raw_transaction
-        return str(self.rpc("eth_sendRawTransaction", "0x" + raw.hex().removeprefix("0x")))
+        tx_hash = str(self.rpc("eth_sendRawTransaction", "0x" + raw.hex().removeprefix("0x")))
+        self.sent.append(tx_hash)
+        return tx_hash
+
+    def take(self) -> list[str]:
+        """The transactions sent since the last take: the next block must hold them."""
+        sent, self.sent = self.sent, []
+        return sent
 
 
 @pytest.fixture(scope="module")
 def op_chain() -> Iterator[OpChain]:
     with OpGeth() as node:
         rpc = JsonRpc(node.url)
-        send = _Sender(rpc, node.chain_id).send
+        sender = _Sender(rpc, node.chain_id)
+        send = sender.send
         keys, addrs = dev_keys(), dev_addresses()
         depositor, recipient = _fresh("depositor"), _fresh("recipient")
         first = int(rpc("eth_blockNumber"), 16) + 1
@@ -103,7 +112,7 @@ def op_chain() -> Iterator[OpChain]:
             Deposit(_fresh("reverts"), L1_BLOCK, mint=3 * ETH, value=ETH, gas=60_000),
             Deposit(_fresh("invalid"), recipient, mint=ETH, value=5 * ETH, gas=70_000),
         ]
-        node.mine(deposits)
+        node.mine(deposits, include=sender.take())
         token_tx = send(
             keys[3],
             data=_bytecode("TestToken")
@@ -112,7 +121,7 @@ def op_chain() -> Iterator[OpChain]:
         )
         forwarder_tx = send(keys[4], data=_bytecode("Forwarder"), value=10**16, gas=1_000_000)
         reverter_tx = send(keys[5], data=_bytecode("Reverter"), gas=500_000)
-        node.mine()
+        node.mine(include=sender.take())
         receipts = [
             rpc("eth_getTransactionReceipt", h) for h in (token_tx, forwarder_tx, reverter_tx)
         ]
@@ -131,14 +140,17 @@ def op_chain() -> Iterator[OpChain]:
             data=_calldata("forward(address)", ["address"], [addrs[7]]),
         )
         send(keys[5], to=reverter, value=10**15, gas=100_000)  # reverts: only the fee is paid
-        node.mine([Deposit(depositor, depositor, mint=ETH // 2, value=0, gas=30_000)])
+        node.mine(
+            [Deposit(depositor, depositor, mint=ETH // 2, value=0, gas=30_000)],
+            include=sender.take(),
+        )
         send(
             keys[6],
             to=token,
             data=_calldata("transfer(address,uint256)", ["address", "uint256"], [addrs[8], 10**8]),
             gas=200_000,
         )
-        node.mine()
+        node.mine(include=sender.take())
         node.mine(no_tx_pool=True)  # an empty block: the L1-attributes deposit only
         last = int(rpc("eth_blockNumber"), 16)
         hashes = [

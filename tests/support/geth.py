@@ -38,7 +38,7 @@ from typing import Any
 from eth_account import Account
 from eth_utils import keccak, to_checksum_address
 
-from rosetta_node.devnet import LocalNode, PortInUse, free_port, tail
+from rosetta_node.devnet import LocalNode, free_port, tail
 from tests.support.gotools import ensure_geth
 
 CHAIN_ID = 1337  # geth --dev's chain id
@@ -143,6 +143,24 @@ def commit_block(
     return block_hash
 
 
+def init_datadir(
+    binary: Path, workdir: Path, datadir: Path, genesis: dict[str, Any], scheme: list[str]
+) -> None:
+    """``<binary> init`` of ``genesis`` (written to the work dir) into ``datadir``; the work dir
+    is removed when that fails."""
+    (workdir / "genesis.json").write_text(json.dumps(genesis))
+    init = subprocess.run(
+        [str(binary), "--datadir", str(datadir), *scheme, "init", str(workdir / "genesis.json")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if init.returncode != 0:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise RuntimeError(f"{binary.name} init failed:\n{tail(init.stderr)}")
+
+
 class Geth(LocalNode):
     """A private geth ``--dev`` process on 127.0.0.1 with its own datadir.
 
@@ -197,14 +215,8 @@ class Geth(LocalNode):
         if self.dev:
             genesis = self.genesis if self.genesis is not None else dev_genesis(binary)
             self.chain_id = int(genesis["config"]["chainId"])
-        last_error: Exception | None = None
-        for _ in range(5):  # a port picked by free_port() can be taken before geth binds it
-            try:
-                self._spawn(binary, genesis)
-                return self
-            except PortInUse as exc:
-                last_error = exc
-        raise RuntimeError(f"could not start geth: {last_error}")
+        self._retrying(lambda: self._spawn(binary, genesis))
+        return self
 
     def _scheme_args(self) -> list[str]:
         if self.pruned:
@@ -251,25 +263,7 @@ class Geth(LocalNode):
         self._launch(args, workdir, port)
 
     def _init(self, binary: Path, workdir: Path, datadir: Path, genesis: dict[str, Any]) -> None:
-        (workdir / "genesis.json").write_text(json.dumps(genesis))
-        scheme = self._scheme_args()[:2]
-        init = subprocess.run(
-            [
-                str(binary),
-                "--datadir",
-                str(datadir),
-                *scheme,
-                "init",
-                str(workdir / "genesis.json"),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        if init.returncode != 0:
-            shutil.rmtree(workdir, ignore_errors=True)
-            raise RuntimeError(f"geth init failed:\n{tail(init.stderr)}")
+        init_datadir(binary, workdir, datadir, genesis, self._scheme_args()[:2])
 
     def _ready(self) -> bool:
         if not super()._ready():

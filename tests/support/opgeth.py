@@ -36,7 +36,6 @@ import hashlib
 import hmac
 import json
 import secrets
-import shutil
 import subprocess
 import tempfile
 import time
@@ -49,8 +48,8 @@ from typing import Any
 import rlp
 from eth_utils import keccak
 
-from rosetta_node.devnet import LocalNode, PortInUse, RpcError, free_port, tail
-from tests.support.geth import DEV_BALANCE, dev_addresses
+from rosetta_node.devnet import LocalNode, RpcError, free_port, tail
+from tests.support.geth import DEV_BALANCE, dev_addresses, init_datadir
 from tests.support.gotools import ensure_opgeth
 
 CHAIN_ID = 901  # the OP devnet's chain id in the Optimism monorepo
@@ -403,37 +402,14 @@ class OpGeth(LocalNode):
         binary = ensure_opgeth()
         genesis = self.genesis if self.genesis is not None else op_genesis(binary)
         self.chain_id = int(genesis["config"]["chainId"])
-        last_error: Exception | None = None
-        for _ in range(5):  # a port picked by free_port() can be taken before op-geth binds it
-            try:
-                self._spawn(binary, genesis)
-                return self
-            except PortInUse as exc:
-                last_error = exc
-        raise RuntimeError(f"could not start op-geth: {last_error}")
+        self._retrying(lambda: self._spawn(binary, genesis))
+        return self
 
     def _spawn(self, binary: Path, genesis: dict[str, Any]) -> None:
         workdir = Path(tempfile.mkdtemp(prefix="rosetta-opgeth-"))
         datadir = workdir / "data"
         scheme = ["--state.scheme", "hash"]
-        (workdir / "genesis.json").write_text(json.dumps(genesis))
-        init = subprocess.run(
-            [
-                str(binary),
-                "--datadir",
-                str(datadir),
-                *scheme,
-                "init",
-                str(workdir / "genesis.json"),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        if init.returncode != 0:
-            shutil.rmtree(workdir, ignore_errors=True)
-            raise RuntimeError(f"op-geth init failed:\n{tail(init.stderr)}")
+        init_datadir(binary, workdir, datadir, genesis, scheme)
         secret = secrets.token_bytes(32)
         (workdir / "jwt.hex").write_text(secret.hex())
         port, auth_port = free_port(), free_port()
@@ -510,13 +486,16 @@ class OpGeth(LocalNode):
         no_tx_pool: bool = False,
         gas_limit: int = GAS_LIMIT,
         timestamp: int | None = None,
+        include: Sequence[str] = (),
     ) -> str:
         """Build, import and make head the next block, as op-node's sequencer does; its hash.
 
         The block holds the L1-attributes deposit of ``origin`` (default: a made-up L1 block,
         with :attr:`l1_fields`), then ``deposits`` (user deposits without a source hash get
         one from the origin and their position), then, unless ``no_tx_pool``, the pool's
-        pending transactions (send them before calling this).
+        pending transactions (send them before calling this). ``include``: hashes of pool
+        transactions the block must hold; op-geth fills a payload in the background, so one
+        taken too early (a busy machine) is dropped and built again a little later.
         """
         head = self.rpc("eth_getBlockByNumber", "latest", False)
         number = int(head["number"], 16) + 1
@@ -547,11 +526,7 @@ class OpGeth(LocalNode):
             "safeBlockHash": head["hash"],
             "finalizedBlockHash": head["hash"],
         }
-        started = self.engine("engine_forkchoiceUpdatedV3", state, attributes)
-        status = started["payloadStatus"]["status"]
-        if status != "VALID" or not started.get("payloadId"):
-            raise RuntimeError(f"op-geth refused the payload attributes: {started}")
-        envelope = self.engine("engine_getPayloadV4", started["payloadId"])
+        envelope = self._build(state, attributes, include)
         payload = envelope["executionPayload"]
         requests = envelope.get("executionRequests") or []
         imported = self.engine("engine_newPayloadV4", payload, [], parent_beacon_root, requests)
@@ -563,6 +538,29 @@ class OpGeth(LocalNode):
         if chosen["payloadStatus"]["status"] != "VALID":
             raise RuntimeError(f"op-geth did not make {block_hash} head: {chosen}")
         return block_hash
+
+    def _build(
+        self, state: dict[str, Any], attributes: dict[str, Any], include: Sequence[str]
+    ) -> dict[str, Any]:
+        """A payload for ``attributes`` holding every ``include`` transaction."""
+        wanted = {h.lower() for h in include}
+        for attempt in range(6):
+            # Another timestamp is another payload id: a resolved payload is never rebuilt.
+            timestamp = int(attributes["timestamp"], 16) + attempt
+            started = self.engine(
+                "engine_forkchoiceUpdatedV3", state, {**attributes, "timestamp": hex(timestamp)}
+            )
+            status = started["payloadStatus"]["status"]
+            if status != "VALID" or not started.get("payloadId"):
+                raise RuntimeError(f"op-geth refused the payload attributes: {started}")
+            if wanted:
+                time.sleep(0.05 * 2**attempt)
+            envelope: dict[str, Any] = self.engine("engine_getPayloadV4", started["payloadId"])
+            raw = envelope["executionPayload"]["transactions"]
+            held = {"0x" + keccak(bytes.fromhex(t[2:])).hex() for t in raw}
+            if wanted <= held:
+                return envelope
+        raise RuntimeError(f"op-geth's payloads never held {sorted(wanted - held)}")
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
