@@ -255,3 +255,42 @@ def test_failed_deposits_still_mint(op_chain: OpChain, op_node: RosettaClient) -
             failed += 1
             assert all(op["status"] == "FAILURE" for op in ops if op["type"] == "CALL")
     assert failed == 2
+
+
+def test_one_node_serves_ethereum_and_op_stack_at_once(
+    op_chain: OpChain, anvil: Any, devnet: Any, tmp_path: Path
+) -> None:
+    """One process, two families: anvil's Ethereum devnet and the op-geth chain, each with its
+    own rules, both reconciling."""
+    node = op_chain.node
+    assert node.workdir is not None
+    config = tmp_path / "two.toml"
+    config.write_text(
+        f"""
+[[networks]]
+rpc_url = "{anvil.url}"
+chain_id = 31337
+token_list = "{devnet.token_list}"
+
+[[networks]]
+rpc_url = "{node.url}"
+chain_id = {node.chain_id}
+genesis_file = "{node.workdir / "genesis.json"}"
+"""
+    )
+    process = NodeProcess(["--config", str(config)])
+    try:
+        process.wait()
+        client = RosettaClient(process.url)
+        ethereum, op_stack = client.ok("/network/list", {})["network_identifiers"]
+        span = range(op_chain.first, op_chain.last + 1)
+        result = reconcile(client, op_chain.rpc, op_stack, span, op_chain.accounts)
+        assert result.by_type.get("DEPOSIT", 0) >= 4
+        workload = devnet.workload
+        eth_rpc = JsonRpc(anvil.url)
+        blocks = range(workload.first_block, workload.first_block + 40)
+        tokens = [t.address for t in devnet.tracked]
+        checked = reconcile(client, eth_rpc, ethereum, blocks, workload.accounts, tokens)
+        assert "DEPOSIT" not in checked.by_type and checked.by_type.get("FEE", 0) > 0
+    finally:
+        process.stop()
