@@ -63,9 +63,12 @@ class RosettaClient:
         return answer.body  # type: ignore[no-any-return]
 
     def catalog(self) -> dict[int, dict[str, Any]]:
+        """The advertised errors, from /network/options of the first network served."""
         if self._catalog is None:
+            listed = self.session.post(self.url + "/network/list", json={}, timeout=30).json()
+            network = (listed.get("network_identifiers") or [NETWORK])[0]
             options = self.session.post(
-                self.url + "/network/options", json={"network_identifier": NETWORK}, timeout=30
+                self.url + "/network/options", json={"network_identifier": network}, timeout=30
             ).json()
             self._catalog = {e["code"]: e for e in options["allow"]["errors"]}
         return self._catalog

@@ -8,6 +8,7 @@ nothing: its operations must equal the balances themselves.
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -46,6 +47,21 @@ def state_at(
     return {k: (0 if v == "0x" else int(v, 16)) for k, v in zip(keys, values, strict=True)}
 
 
+def block_of(node: Any, network: dict[str, str], number: int, patience: float = 60.0) -> Any:
+    """/block ``number``, asked again while the node answers a retriable error (as every
+    Rosetta client does: e.g. a node that has just started and is still indexing)."""
+    deadline = time.monotonic() + patience
+    while True:
+        answer = node.post(
+            "/block", {"network_identifier": network, "block_identifier": {"index": number}}
+        )
+        if answer.status == 200:
+            return answer.body["block"]
+        retriable = isinstance(answer.body, dict) and answer.body.get("retriable")
+        assert retriable and time.monotonic() < deadline, f"/block {number}: {answer.body}"
+        time.sleep(0.2)
+
+
 def reconcile(
     node: Any,
     rpc: Any,
@@ -57,12 +73,7 @@ def reconcile(
     """Check every block in ``blocks`` (ascending, consecutive); raise AssertionError naming
     the first block, account and amounts that differ."""
     numbers = list(blocks)
-    answers = {
-        n: node.ok("/block", {"network_identifier": network, "block_identifier": {"index": n}})[
-            "block"
-        ]
-        for n in numbers
-    }
+    answers = {n: block_of(node, network, n) for n in numbers}
     checked = {a.lower() for a in accounts}
     for block in answers.values():
         for tx in block["transactions"]:
