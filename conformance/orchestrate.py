@@ -57,9 +57,16 @@ from eth_utils import to_checksum_address  # noqa: E402
 from rosetta_node.devnet import Anvil, free_port  # noqa: E402
 from tests.support.geth import Geth, commit_block  # noqa: E402
 from tests.support.node import NodeProcess, NodeStartError, get_json  # noqa: E402
+from tests.support.op_workload import (  # noqa: E402
+    TOKEN_DECIMALS,
+    TOKEN_NAME,
+    TOKEN_SYMBOL,
+    run_op_workload,
+)
+from tests.support.opgeth import OpGeth  # noqa: E402
 from tests.support.premerge import PremergeChain, build_premerge_chain  # noqa: E402
 from tests.support.rpc import rpc_call  # noqa: E402
-from tests.workload import write_token_list  # noqa: E402
+from tests.workload import Token, write_token_list  # noqa: E402
 
 # The network rosetta-node serves for the devnet: named from the chain id (anvil's 31337 is a
 # known one, "devnet"; geth --dev's 1337 is "chain-1337"). Set in main() from --node.
@@ -68,6 +75,7 @@ NETWORKS = {
     "anvil": {"blockchain": "Ethereum", "network": "devnet"},
     "geth": {"blockchain": "Ethereum", "network": "chain-1337"},
     "premerge": {"blockchain": "Ethereum", "network": "chain-4242"},
+    "opgeth": {"blockchain": "Ethereum", "network": "chain-901"},
 }
 TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
@@ -273,6 +281,38 @@ def premerge_workload(chain: PremergeChain, work: Path) -> dict[str, Any]:
     }
 
 
+def opgeth_workload(node: OpGeth, work: Path) -> dict[str, Any]:
+    """The OP Stack workload (tests/support/op_workload.py) in the shape of a workload result."""
+    done = run_op_workload(node)
+    token = {
+        "address": done.token,
+        "name": TOKEN_NAME,
+        "symbol": TOKEN_SYMBOL,
+        "decimals": TOKEN_DECIMALS,
+    }
+    token_list = work / "tokens.json"
+    write_token_list(
+        token_list, [Token(done.token, TOKEN_NAME, TOKEN_SYMBOL, TOKEN_DECIMALS)], node.chain_id
+    )
+    return {
+        "first_block": done.first,
+        "last_block": done.last,
+        "accounts": done.accounts,
+        "contracts": {},
+        "tokens": [token],
+        "token_list": str(token_list),
+    }
+
+
+def genesis_file_of(devnet: Any, premerge: PremergeChain | None) -> Path | None:
+    """The genesis file our node is given, if any: the pre-merge chain's, op-geth's."""
+    if premerge is not None:
+        return premerge.genesis
+    if isinstance(devnet, OpGeth) and devnet.workdir is not None:
+        return devnet.workdir / "genesis.json"
+    return None
+
+
 def start_node(
     children: Children,
     rpc_url: str,
@@ -308,7 +348,8 @@ def start_node(
 def chain_pairs(rpc_url: str, workload: dict[str, Any]) -> dict[Pair, str]:
     """(account, currency) pairs whose balance the workload changed, from the node alone.
 
-    Values say why. ETH: every transaction sender (each pays a fee), every block's fee
+    Values say why. ETH: every transaction sender (each pays a fee; an OP deposit's sender
+    only when its balance changed), every block's fee
     recipient whose balance changed in that block, every withdrawal recipient (geth), and
     every workload account or contract whose
     balance differs between the block before the workload and its last block. Tokens: both
@@ -320,7 +361,11 @@ def chain_pairs(rpc_url: str, workload: dict[str, Any]) -> dict[Pair, str]:
     for number in range(first, last + 1):
         block = rpc_call(rpc_url, "eth_getBlockByNumber", [hex(number), True])
         for tx in block.get("transactions") or []:
-            pairs.setdefault((tx["from"].lower(), NATIVE), f"sent tx {tx['hash']}")
+            sender = tx["from"].lower()
+            if tx.get("type") != "0x7e":  # every sender pays a fee, but an OP deposit's
+                pairs.setdefault((sender, NATIVE), f"sent tx {tx['hash']}")
+            elif (sender, NATIVE) not in pairs and _changed(rpc_url, sender, number):
+                pairs[(sender, NATIVE)] = f"deposit {tx['hash']} changed its balance"
         for w in block.get("withdrawals") or []:
             if int(w["amount"], 16):
                 pairs.setdefault((w["address"].lower(), NATIVE), f"withdrawal in block {number}")
@@ -355,6 +400,11 @@ def chain_pairs(rpc_url: str, workload: dict[str, Any]) -> dict[Pair, str]:
                     why = f"{token['symbol']} Transfer in {entry['transactionHash']}"
                     pairs.setdefault((holder, address), why)
     return pairs
+
+
+def _changed(rpc_url: str, account: str, number: int) -> bool:
+    before = rpc_call(rpc_url, "eth_getBalance", [account, hex(number - 1)])
+    return bool(before != rpc_call(rpc_url, "eth_getBalance", [account, hex(number)]))
 
 
 def write_strict_inputs(
@@ -399,10 +449,15 @@ def write_strict_inputs(
     return bootstrapped
 
 
-def mine_empty_block(rpc_url: str, node: str, premerge: PremergeChain | None = None) -> None:
-    """Add one empty block: anvil's evm_mine, a block sealed through geth's testing API, or
-    on the pre-merge chain (no mining there) the next of its sentinel blocks."""
-    if premerge is not None:
+def mine_empty_block(
+    rpc_url: str, node: str, premerge: PremergeChain | None = None, devnet: Any = None
+) -> None:
+    """Add one empty block: anvil's evm_mine, a block sealed through geth's testing API, on
+    op-geth a block of the L1-attributes deposit alone, or on the pre-merge chain (no mining
+    there) the next of its sentinel blocks."""
+    if isinstance(devnet, OpGeth):
+        devnet.mine(no_tx_pool=True)
+    elif premerge is not None:
         head = int(rpc_call(rpc_url, "eth_blockNumber"), 16)
         sentinel = premerge.sentinels[head - premerge.last_block]
         if not rpc_call(rpc_url, "admin_importChain", [str(sentinel)], timeout=60.0):
@@ -578,6 +633,7 @@ class Pass:
         timeout: float,
         node: str = "anvil",
         premerge: PremergeChain | None = None,
+        devnet: Any = None,
     ) -> None:
         """Run check:data; mine the sentinel block once the workload is fully reconciled."""
         cli_proc = CliProcess(
@@ -603,7 +659,7 @@ class Pass:
                 ready, synced_seen = synced_seen, True
                 pending = self.missing(first_block, last_block)
                 if ready and not pending and self._counters_flushed():
-                    mine_empty_block(rpc_url, node, premerge)
+                    mine_empty_block(rpc_url, node, premerge, devnet)
                     self.sentinel = int(rpc_call(rpc_url, "eth_blockNumber"), 16)
                     log(
                         f"{self.name}: all {len(self.targets(first_block, last_block)[0])} "
@@ -780,13 +836,15 @@ def main(argv: Iterable[str] | None = None) -> int:
     started = time.monotonic()
     timings: dict[str, float] = {}
     failed: dict[str, list[str]] = {}
-    devnet: Anvil | Geth | None = None
+    devnet: Anvil | Geth | OpGeth | None = None
     premerge: PremergeChain | None = None
     try:
         t0 = time.monotonic()
         if args.node == "premerge":
             premerge = build_premerge_chain(work / "premerge")
             devnet = Geth(datadir=premerge.datadir, chain_id=premerge.chain_id)
+        elif args.node == "opgeth":
+            devnet = OpGeth()
         else:
             devnet = Geth() if args.node == "geth" else Anvil()
         devnet.start()
@@ -809,6 +867,8 @@ def main(argv: Iterable[str] | None = None) -> int:
         t0 = time.monotonic()
         if premerge is not None:
             workload = premerge_workload(premerge, work)
+        elif isinstance(devnet, OpGeth):
+            workload = opgeth_workload(devnet, work)
         else:
             workload = run_workload(children, rpc_url, work, args.min_blocks, args.seed)
         timings["workload"] = time.monotonic() - t0
@@ -823,13 +883,15 @@ def main(argv: Iterable[str] | None = None) -> int:
         )
         t0 = time.monotonic()
         expected = chain_pairs(rpc_url, workload)
-        # The pre-merge chain's genesis balances are GENESIS operations of block 0.
-        bootstrapped = write_strict_inputs(work, rpc_url, expected, tokens, premerge is None)
+        # Given a genesis file (pre-merge, op-geth), the genesis balances are GENESIS
+        # operations of block 0: nothing to bootstrap.
+        genesis_file = genesis_file_of(devnet, premerge)
+        bootstrapped = write_strict_inputs(work, rpc_url, expected, tokens, genesis_file is None)
         timings["chain-derived pairs"] = time.monotonic() - t0
         log(f"{len(expected)} (account, currency) pairs changed on chain (read from {args.node})")
 
         t0 = time.monotonic()
-        extra = [] if premerge is None else ["--genesis-file", str(premerge.genesis)]
+        extra = [] if genesis_file is None else ["--genesis-file", str(genesis_file)]
         port = start_node(children, rpc_url, devnet.chain_id, workload["token_list"], work, extra)
         timings["node start"] = time.monotonic() - t0
 
@@ -855,6 +917,7 @@ def main(argv: Iterable[str] | None = None) -> int:
                 args.check_data_timeout,
                 args.node,
                 premerge,
+                devnet,
             )
             return config
 
