@@ -410,10 +410,6 @@ class Anvil(LocalNode):
         args += extra
         self._launch(args, workdir, port)
 
-    def stderr(self) -> str:
-        """What anvil has written so far ("" once stopped)."""
-        return self.log()
-
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
         return f"Anvil({self.url or 'not started'}, chain_id={self.chain_id}, {state})"

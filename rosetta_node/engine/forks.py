@@ -141,7 +141,9 @@ def choose_rules(
     """The rules for a network, by the order in the module docstring; logs which it uses.
     ``family`` (the setting) wins over the one the schedule or the chain id implies."""
     name = BUILT_IN.get(genesis_hash.lower())
-    builtin_config, builtin_alloc = built_in(name) if name else (None, None)
+    # The built-in data (mainnet's is 8,891 allocations) is read only when something uses it.
+    wanted = genesis_allocations is None or not (settings_forks or genesis_config is not None)
+    builtin_config, builtin_alloc = built_in(name) if name and wanted else (None, None)
     allocations = genesis_allocations if genesis_allocations is not None else builtin_alloc
     if settings_forks:
         rules = rules_from_config(settings_forks, "the forks setting", allocations)

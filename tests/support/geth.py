@@ -74,6 +74,21 @@ def dev_addresses(count: int = DEV_KEY_COUNT) -> list[str]:
     return [to_checksum_address(Account.from_key(k).address) for k in dev_keys(count)]
 
 
+def dump_dev_genesis(binary: Path) -> dict[str, Any]:
+    """What ``<binary> --dev dumpgenesis`` prints (geth's or op-geth's own dev genesis)."""
+    proc = subprocess.run(
+        [str(binary), "--dev", "dumpgenesis"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"{binary.name} --dev dumpgenesis failed: {tail(proc.stderr)}")
+    genesis: dict[str, Any] = json.loads(proc.stdout)
+    return genesis
+
+
 def dev_genesis(
     geth: Path | None = None,
     *,
@@ -87,17 +102,7 @@ def dev_genesis(
     ``alloc`` keeps the precompiles and system contracts and adds the ten dev accounts and geth's
     developer account with :data:`DEV_BALANCE` each, plus ``extra_alloc`` (address -> wei).
     """
-    binary = geth or ensure_geth()
-    proc = subprocess.run(
-        [str(binary), "--dev", "dumpgenesis"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"geth --dev dumpgenesis failed: {tail(proc.stderr)}")
-    genesis: dict[str, Any] = json.loads(proc.stdout)
+    genesis = dump_dev_genesis(geth or ensure_geth())
     config: dict[str, Any] = genesis["config"]
     if "osakaTime" not in config:
         raise RuntimeError(f"geth's dev genesis has no osakaTime: {sorted(config)}")

@@ -36,7 +36,6 @@ import hashlib
 import hmac
 import json
 import secrets
-import subprocess
 import tempfile
 import time
 import urllib.request
@@ -48,8 +47,8 @@ from typing import Any
 import rlp
 from eth_utils import keccak
 
-from rosetta_node.devnet import LocalNode, RpcError, free_port, tail
-from tests.support.geth import DEV_BALANCE, dev_addresses, init_datadir
+from rosetta_node.devnet import LocalNode, RpcError, free_port
+from tests.support.geth import DEV_BALANCE, dev_addresses, dump_dev_genesis, init_datadir
 from tests.support.gotools import ensure_opgeth
 
 CHAIN_ID = 901  # the OP devnet's chain id in the Optimism monorepo
@@ -255,16 +254,7 @@ def eip1559_params(
 
 def _system_alloc(binary: Path) -> dict[str, Any]:
     """Precompiles and the EIP-4788 / EIP-2935 contracts, from ``op-geth --dev dumpgenesis``."""
-    proc = subprocess.run(
-        [str(binary), "--dev", "dumpgenesis"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"op-geth --dev dumpgenesis failed: {tail(proc.stderr)}")
-    alloc: dict[str, Any] = json.loads(proc.stdout)["alloc"]
+    alloc: dict[str, Any] = dump_dev_genesis(binary)["alloc"]
     kept: dict[str, Any] = {}
     for address, account in alloc.items():
         key = "0x" + address.lower().removeprefix("0x")
