@@ -63,7 +63,7 @@ from tests.support.op_workload import (  # noqa: E402
     TOKEN_SYMBOL,
     run_op_workload,
 )
-from tests.support.opgeth import OpGeth  # noqa: E402
+from tests.support.opgeth import JOVIAN_IN, OpGeth  # noqa: E402
 from tests.support.premerge import PremergeChain, build_premerge_chain  # noqa: E402
 from tests.support.rpc import rpc_call  # noqa: E402
 from tests.workload import Token, write_token_list  # noqa: E402
@@ -844,7 +844,7 @@ def main(argv: Iterable[str] | None = None) -> int:
             premerge = build_premerge_chain(work / "premerge")
             devnet = Geth(datadir=premerge.datadir, chain_id=premerge.chain_id)
         elif args.node == "opgeth":
-            devnet = OpGeth()
+            devnet = OpGeth(jovian_in=JOVIAN_IN)
         else:
             devnet = Geth() if args.node == "geth" else Anvil()
         devnet.start()

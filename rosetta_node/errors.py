@@ -105,6 +105,13 @@ CALL_REVERTED = _client(
     False,
     "The node executed the call and returned an error; details carry the node's answer.",
 )
+BLOCK_BEFORE_HISTORY = _client(
+    15,
+    "Block is before the history this network serves",
+    False,
+    "Blocks below oldest_block_identifier of /network/status are not served: on OP Mainnet, "
+    "the legacy (pre-Bedrock) blocks, which op-geth holds but cannot trace.",
+)
 # Node trouble (retry later).
 NODE_UNAVAILABLE = _node(
     20, "Node is unavailable", True, "The RPC node could not be reached or failed to answer."

@@ -1,8 +1,9 @@
 """op-geth, driven as op-node drives it, shows the OP Stack fee rules on its chain.
 
-Chain-only checks (no rosetta engine yet): one block carries the L1-attributes deposit, a user
+Chain-only checks (no rosetta engine): one block carries the L1-attributes deposit, a user
 deposit with mint and value, a failing deposit and an EIP-1559 transfer signed here; its
-receipts, balances, nonces and traces are what a later step reconciles against.
+receipts, balances, nonces and traces are what our rules are checked against. A second chain
+crosses Jovian: the operator fee's unit changes, which the chain's balances show.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from tests.support.geth import dev_addresses, dev_keys
 from tests.support.opgeth import (
     BASE_FEE_VAULT,
     DEPOSITOR,
+    JOVIAN_IN,
     L1_BLOCK,
     L1_FEE_VAULT,
     OPERATOR_FEE_VAULT,
@@ -66,24 +68,28 @@ class Mined:
         return after - int(self.node.rpc(count, address, self.parent), 16)
 
 
+def _send_transfer(node: OpGeth) -> str:
+    key, sender = dev_keys()[0], dev_addresses()[0]
+    tx = {
+        "to": dev_addresses()[1],
+        "value": 10**15,
+        "gas": 30_000,
+        "maxFeePerGas": 10 * 10**9,
+        "maxPriorityFeePerGas": 10**9,
+        "nonce": int(node.rpc("eth_getTransactionCount", sender, "latest"), 16),
+        "chainId": node.chain_id,
+        "type": 2,
+        "data": b"rosetta-node: some calldata for the L1 data fee",
+    }
+    raw = Account.sign_transaction(tx, key).raw_transaction
+    return str(node.rpc("eth_sendRawTransaction", "0x" + raw.hex().removeprefix("0x")))
+
+
 @pytest.fixture(scope="module")
 def mined() -> Iterator[Mined]:
     with OpGeth() as node:
         node.mine()  # a first block: the L1Block contract holds fee parameters from now on
-        key, sender = dev_keys()[0], dev_addresses()[0]
-        tx = {
-            "to": dev_addresses()[1],
-            "value": 10**15,
-            "gas": 30_000,
-            "maxFeePerGas": 10 * 10**9,
-            "maxPriorityFeePerGas": 10**9,
-            "nonce": int(node.rpc("eth_getTransactionCount", sender, "latest"), 16),
-            "chainId": node.chain_id,
-            "type": 2,
-            "data": b"rosetta-node: some calldata for the L1 data fee",
-        }
-        raw = Account.sign_transaction(tx, key).raw_transaction
-        transfer = node.rpc("eth_sendRawTransaction", "0x" + raw.hex().removeprefix("0x"))
+        transfer = _send_transfer(node)
         ok = Deposit(DEPOSITOR_OK, RECIPIENT, mint=2 * ETH, value=ETH, gas=50_000)
         # L1Block reverts for any caller but the depositor: the deposit's call fails.
         revert = Deposit(DEPOSITOR_REVERT, L1_BLOCK, mint=3 * ETH, value=ETH, gas=60_000)
@@ -199,3 +205,56 @@ def test_call_tracer_traces_the_block(mined: Mined) -> None:
     invalid = by_hash[mined.deposit_invalid]
     assert invalid["type"] == "STOP" and invalid["error"] == "failed deposit transaction"
     assert by_hash[mined.transfer]["to"].lower() == dev_addresses()[1].lower()
+
+
+@dataclass
+class JovianChain:
+    node: OpGeth
+    activation: dict[str, Any]  # the block that activates Jovian, full transactions
+    block: dict[str, Any]  # a Jovian block holding `transfer`
+    receipt: dict[str, Any]  # the transfer's
+
+    def delta(self, address: str) -> int:
+        number = int(self.block["number"], 16)
+        after = self.node.rpc("eth_getBalance", address, hex(number))
+        return int(after, 16) - int(self.node.rpc("eth_getBalance", address, hex(number - 1)), 16)
+
+
+@pytest.fixture(scope="module")
+def jovian() -> Iterator[JovianChain]:
+    with OpGeth(jovian_in=JOVIAN_IN) as node:
+        node.mine()
+        activation_hash = node.cross_jovian()
+        transfer = _send_transfer(node)
+        block_hash = node.mine(include=[transfer])
+        activation = node.rpc("eth_getBlockByHash", activation_hash, True)
+        block = node.rpc("eth_getBlockByHash", block_hash, True)
+        receipt = node.rpc("eth_getTransactionReceipt", transfer)
+        yield JovianChain(node, activation, block, receipt)
+
+
+def test_jovian_blocks_carry_jovian_l1_attributes(jovian: JovianChain) -> None:
+    assert jovian.node.jovian_time is not None
+    assert int(jovian.activation["timestamp"], 16) >= jovian.node.jovian_time
+    # The activating block keeps Isthmus' calldata and holds deposits only.
+    (info,) = jovian.activation["transactions"]
+    assert info["input"].startswith("0x098999be") and len(info["input"]) == 2 + 2 * 176
+    first = jovian.block["transactions"][0]
+    assert first["input"].startswith("0x3db6be2b")  # setL1BlockValuesJovian
+    assert len(bytes.fromhex(first["input"][2:])) == 178
+    # Jovian headers: extraData version 1 (with the minimum base fee), DA footprint in blobGasUsed.
+    assert jovian.block["extraData"].startswith("0x01") and len(jovian.block["extraData"]) == 36
+    assert int(jovian.block["blobGasUsed"], 16) > 0
+
+
+def test_jovian_operator_fee_is_gas_times_scalar_times_100(jovian: JovianChain) -> None:
+    receipt = jovian.receipt
+    gas_used = int(receipt["gasUsed"], 16)
+    scalar = int(receipt["operatorFeeScalar"], 16)
+    constant = int(receipt["operatorFeeConstant"], 16)
+    charged = jovian.delta(OPERATOR_FEE_VAULT)
+    assert charged == gas_used * scalar * 100 + constant
+    assert charged != _operator_fee(receipt)  # the Isthmus formula no longer holds
+    gas = gas_used * int(receipt["effectiveGasPrice"], 16)
+    paid = gas + int(receipt["l1Fee"], 16) + charged + 10**15
+    assert jovian.delta(receipt["from"]) == -paid

@@ -10,6 +10,7 @@ the chain, the four fee vaults included.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,7 @@ from tests.support.op_workload import (
     VAULTS,
     run_op_workload,
 )
-from tests.support.opgeth import OpGeth
+from tests.support.opgeth import JOVIAN_IN, OpGeth
 from tests.support.reconcile import reconcile
 from tests.workload import Token, write_token_list
 
@@ -46,7 +47,7 @@ class OpChain:
 
 @pytest.fixture(scope="module")
 def op_chain() -> Iterator[OpChain]:
-    with OpGeth() as node:
+    with OpGeth(jovian_in=JOVIAN_IN) as node:  # the workload crosses Jovian
         work = run_op_workload(node)
         rpc = JsonRpc(node.url)
         yield OpChain(node, rpc, work.accounts, work.token, work.first, work.last, work.deposits)
@@ -174,5 +175,41 @@ genesis_file = "{node.workdir / "genesis.json"}"
         tokens = [t.address for t in devnet.tracked]
         checked = reconcile(client, eth_rpc, ethereum, blocks, workload.accounts, tokens)
         assert "DEPOSIT" not in checked.by_type and checked.by_type.get("FEE", 0) > 0
+    finally:
+        process.stop()
+
+
+def test_blocks_before_bedrock_are_not_served(op_chain: OpChain) -> None:
+    """OP Mainnet's blocks before Bedrock are legacy ones op-geth cannot trace. The same rule on
+    our chain, its Bedrock block moved by the forks setting (what the operator gives wins):
+    /network/status names it as the oldest block, and earlier blocks and balances get a clear,
+    non-retriable error; from Bedrock on everything is served."""
+    node = op_chain.node
+    assert node.workdir is not None
+    genesis = json.loads((node.workdir / "genesis.json").read_text())
+    bedrock = op_chain.first + 1
+    forks = {**genesis["config"], "bedrockBlock": bedrock}
+    process = NodeProcess(
+        ["--rpc-url", node.url, "--chain-id", str(node.chain_id)],
+        {"ROSETTA_NODE_FORKS": json.dumps(forks)},
+    )
+    try:
+        process.wait()
+        client = RosettaClient(process.url)
+        (network,) = client.ok("/network/list", {})["network_identifiers"]
+        status = client.ok("/network/status", {"network_identifier": network})
+        oldest = status["oldest_block_identifier"]
+        on_chain = op_chain.rpc("eth_getBlockByNumber", hex(bedrock), False)
+        assert oldest == {"index": bedrock, "hash": on_chain["hash"]}
+        earlier = op_chain.rpc("eth_getBlockByNumber", hex(bedrock - 1), False)
+        for identifier in ({"index": bedrock - 1}, {"hash": earlier["hash"]}):
+            query = {"network_identifier": network, "block_identifier": identifier}
+            error = client.error("/block", query, 15)
+            assert error["retriable"] is False
+            assert error["details"]["oldest_index"] == bedrock
+            balance = {**query, "account_identifier": {"address": op_chain.accounts[0]}}
+            client.error("/account/balance", balance, 15)
+        served = {"network_identifier": network, "block_identifier": {"index": bedrock}}
+        assert client.ok("/block", served)["block"]["block_identifier"] == oldest
     finally:
         process.stop()

@@ -22,6 +22,7 @@ from eth_hash.auto import keccak
 
 from ..cache import ChainCache
 from ..errors import (
+    BLOCK_BEFORE_HISTORY,
     BLOCK_MISMATCH,
     BLOCK_NOT_FOUND,
     BLOCK_NOT_YET_AVAILABLE,
@@ -315,11 +316,25 @@ class Chain:
             )
         return CatalogError(BLOCK_NOT_FOUND, {"index": number})
 
+    def served(self, number: int) -> int:
+        """``number``, if the network serves that block (not before the Bedrock block)."""
+        first = self.rules.bedrock_block
+        if number < first:
+            raise CatalogError(
+                BLOCK_BEFORE_HISTORY,
+                {
+                    "index": number,
+                    "oldest_index": first,
+                    "reason": "a legacy block from before the Bedrock upgrade",
+                },
+            )
+        return number
+
     async def resolve(self, partial: PartialBlockIdentifier | None) -> Header:
         """The header named by a partial identifier; neither index nor hash means the head."""
         if partial is None or (partial.index is None and partial.hash is None):
             return await self.head()
-        index = None if partial.index is None else check_index(partial.index)
+        index = None if partial.index is None else self.served(check_index(partial.index))
         if partial.hash is not None:
             header = await self.by_hash(check_hash(partial.hash))
             if index is not None and index != header.number:
@@ -327,6 +342,7 @@ class Chain:
                     BLOCK_MISMATCH,
                     {"index": index, "hash": header.hash, "index_of_hash": header.number},
                 )
+            self.served(header.number)
             return header
         assert index is not None
         return await self.by_number(index)
@@ -339,7 +355,7 @@ class Chain:
             if cached is None:
                 cached = await self._fetch_by_hash(block_hash)
         elif partial.index is not None:
-            cached = await self._fetch_by_number(check_index(partial.index))
+            cached = await self._fetch_by_number(self.served(check_index(partial.index)))
         else:
             head = await self.head()
             cached = self.cache.blocks.get(head.hash) or await self._fetch_by_hash(head.hash)
@@ -369,6 +385,7 @@ class Chain:
         return await self._complete(self.remember(block), block)
 
     async def _complete(self, header: Header, block: dict[str, Any]) -> BlockData:
+        self.served(header.number)
         data = await complete_block(self.node, self.rules, header, block, self.trace_timeout)
         self.cache.blocks[header.hash] = data
         return data

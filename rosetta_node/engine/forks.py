@@ -8,9 +8,15 @@ A chain's schedule comes from, in this order (the first found wins):
    so a test chain signed with chain id 1 never gets mainnet's rules by accident;
 4. none: then only what the blocks themselves show is used (post-merge rules).
 
+Built in, by genesis hash: mainnet, sepolia and hoodi (from the pinned geth), OP Mainnet and
+OP Sepolia (from the pinned op-geth's superchain registry), Base and Base Sepolia (from the
+registry's last entries for them); see scripts/build_chaindata.py.
+
 Only what changes balances is kept: whether the chain paid ethash block rewards and their
-eras, the DAO fork, and Cancun's SELFDESTRUCT rule. Everything else (receipts with ``root``
-before Byzantium, no burn before London, the merge) is read from the blocks themselves.
+eras, the DAO fork, Cancun's SELFDESTRUCT rule, and on OP Stack chains the family, Jovian (the
+operator fee's unit) and the Bedrock block (OP Mainnet's earlier blocks are legacy ones).
+Everything else (receipts with ``root`` before Byzantium, no burn before London, the merge) is
+read from the blocks themselves.
 """
 
 from __future__ import annotations
@@ -40,7 +46,14 @@ BUILT_IN = {
     "0xd4e56740f876aef8c010b86a40d5f56745a118d0906a34e69aec8c0db1cb8fa3": "mainnet",
     "0x25a5cc106eea7138acab33231d7160d69cb777ee0c2c553fcddf5138993e6dd9": "sepolia",
     "0xbbe312868b376a3001692a646dd2d7d1e4406380dfd86b98aa8a34d1557c971b": "hoodi",
+    # OP Mainnet's block 0 is its legacy genesis (op-geth core/superchain.go checks the same).
+    "0x7ca38a1916c42007829c55e69d3e9a73265554b586a499015373241b8a3fa48b": "op-mainnet",
+    "0x102de6ffb001480cc9b8b548fd05c34cd4f46ae4aa91759393db90ea0409887d": "op-sepolia",
+    "0xf712aa9241cc24369b143cf6dce85f0902a9731e70d66818a3a5845b296c73dd": "base-mainnet",
+    "0x0dcc9e089e30b90ddfc55be9a37dd15bc551aeee999d2e2b51414c54eaf934e4": "base-sepolia",
 }
+# Chain ids of the built-in networks: another genesis under one of them gets a warning.
+BUILT_IN_CHAIN_IDS = frozenset({1, 11155111, 560048, 10, 11155420, 8453, 84532})
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +68,7 @@ class ChainRules:
     cancun_time: int | None = None  # None: read from the block (Cancun header fields)
     family: str = "ethereum"  # or "op-stack": deposits, L1 and operator fees, fee vaults
     jovian_time: int | None = None  # OP Stack: the operator fee's new unit
+    bedrock_block: int = 0  # OP Stack: the first block served (earlier ones are legacy)
     allocations: Mapping[str, int] = field(default_factory=dict)
     genesis_hash: str = ""  # the chain these rules were chosen for
 
@@ -118,6 +132,7 @@ def rules_from_config(
         cancun_time=number("cancunTime"),
         family="op-stack" if op_stack else "ethereum",
         jovian_time=number("jovianTime"),
+        bedrock_block=number("bedrockBlock") or 0,
         allocations=dict(allocations or {}),
     )
 
@@ -153,7 +168,7 @@ def choose_rules(
         rules = rules_from_config(builtin_config, f"built-in {name}", allocations)
     else:
         rules = ChainRules(source="none (post-merge rules)", allocations=allocations or {})
-        if chain_id in (1, 11155111, 560048):
+        if chain_id in BUILT_IN_CHAIN_IDS:
             log.warning(
                 "chain id %d, but genesis %s is not that network's: no built-in fork schedule "
                 "or allocations are used (give genesis_file for a chain of your own)",

@@ -60,8 +60,12 @@ class NetworkService:
             if isinstance(target, str) and target.startswith("0x"):
                 sync.target_index = int(target, 16)
             sync.stage = "syncing"
+        first = engine.chain.rules.bedrock_block
+        # OP Mainnet: every block from Bedrock on can be fetched, not the legacy ones below.
+        oldest = (await engine.chain.by_number(first)).identifier if first else None
         return NetworkStatusResponse(
             current_block_identifier=head.identifier,
+            oldest_block_identifier=oldest,
             current_block_timestamp=head.timestamp * 1000,
             genesis_block_identifier=engine.genesis.identifier,
             sync_status=sync,

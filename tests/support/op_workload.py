@@ -3,7 +3,9 @@
 Blocks carry the L1-attributes deposit, user deposits (one that succeeds, one whose call
 reverts, one that is invalid, one to itself), EIP-1559 and legacy transfers that pay real L1
 and operator fees, a contract created with value, value through an internal call, a reverted
-transaction, and an ERC-20 deployed, minted and transferred.
+transaction, and an ERC-20 deployed, minted and transferred. On a chain with Jovian ahead
+(``OpGeth(jovian_in=...)``) the workload crosses it halfway, so fees are paid under both the
+Isthmus and the Jovian operator fee rules.
 """
 
 from __future__ import annotations
@@ -113,6 +115,8 @@ def run_op_workload(node: OpGeth) -> OpWorkload:
     node.mine(include=sender.take())
     receipts = [rpc("eth_getTransactionReceipt", h) for h in (token_tx, forwarder_tx, reverter_tx)]
     token, forwarder, reverter = (to_checksum_address(r["contractAddress"]) for r in receipts)
+    if node.jovian_time is not None:
+        node.cross_jovian()
     send(
         keys[3],
         to=token,

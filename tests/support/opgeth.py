@@ -3,15 +3,16 @@
 op-geth is the pinned one (:func:`tests.support.gotools.ensure_opgeth`, from
 ``conformance/opgeth``). It runs on a temp datadir initialised from our own OP genesis
 (:func:`op_genesis`): chain id :data:`CHAIN_ID`, every L1 fork through Prague and every OP fork
-through Isthmus active at genesis (Jovian and later off; Delta has no execution-layer switch),
-no blob schedule (op-geth refuses one on an OP chain), Holocene EIP-1559 parameters in the
-genesis ``extraData``, and in ``alloc``:
+through Isthmus active at genesis (Delta has no execution-layer switch), Jovian at the time the
+caller gives (:meth:`OpGeth.cross_jovian` makes the chain reach it), no blob schedule (op-geth
+refuses one on an OP chain), Holocene EIP-1559 parameters in the genesis ``extraData``, and in
+``alloc``:
 
 - the precompiles and the EIP-4788 / EIP-2935 system contracts of ``op-geth --dev dumpgenesis``;
 - anvil's ten dev keys with :data:`DEV_BALANCE` each (the same accounts as on anvil and geth);
 - the predeploys the fee rules touch, as small stand-ins of our own (not the OP contracts):
   the L1Block contract (:data:`L1_BLOCK`, code :func:`l1_block_code`) stores the L1-attributes
-  calldata (``setL1BlockValuesEcotone`` / ``setL1BlockValuesIsthmus``) in the storage slots the
+  calldata (``setL1BlockValues{Ecotone,Isthmus,Jovian}``) in the storage slots the
   real contract uses, which are what op-geth reads to charge the L1 and operator fees; only the
   depositor account may call it (anything else reverts: a handy failing deposit). The fee vaults
   (sequencer, base fee, L1 fee, operator fee) and the L2ToL1MessagePasser (whose storage root is
@@ -20,9 +21,10 @@ genesis ``extraData``, and in ``alloc``:
 Blocks. There is no op-node and no L1: :meth:`OpGeth.mine` does what op-node's sequencer does,
 through the authenticated engine API (a JWT secret file of ours, HS256 tokens made with the
 standard library): ``engine_forkchoiceUpdatedV3`` with payload attributes carrying the
-L1-attributes deposit (:func:`l1_info_calldata`, Isthmus format) first, then the caller's user
-deposits (:class:`Deposit`, type 0x7e), ``noTxPool: false`` (so what ``eth_sendRawTransaction``
-put in the pool is included), the gas limit and the Holocene ``eip1559Params``; then
+L1-attributes deposit (:mod:`tests.support.op_l1info`, in the block's fork's format) first,
+then the caller's user deposits (:class:`Deposit`, type 0x7e), ``noTxPool: false`` (so what
+``eth_sendRawTransaction`` put in the pool is included), the gas limit, the Holocene
+``eip1559Params`` and, from Jovian, ``minBaseFee``; then
 ``engine_getPayloadV4`` / ``engine_newPayloadV4`` (Prague payloads) and a second
 ``engine_forkchoiceUpdatedV3`` that makes the new block head, safe and finalized.
 Each block gets its own made-up L1 origin (:class:`L1Origin`), sequence number 0.
@@ -40,39 +42,59 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import rlp
 from eth_utils import keccak
 
 from rosetta_node.devnet import LocalNode, RpcError, free_port
 from tests.support.geth import DEV_BALANCE, dev_addresses, dump_dev_genesis, init_datadir
 from tests.support.gotools import ensure_opgeth
+from tests.support.op_l1info import (
+    BASE_FEE_VAULT,
+    DEPOSITOR,
+    ECOTONE_SELECTOR,
+    ISTHMUS,
+    ISTHMUS_SELECTOR,
+    JOVIAN,
+    JOVIAN_SELECTOR,
+    L1_BLOCK,
+    L1_FEE_VAULT,
+    L2_TO_L1_MESSAGE_PASSER,
+    OPERATOR_FEE_VAULT,
+    SEQUENCER_FEE_VAULT,
+    Deposit,
+    L1Origin,
+    l1_info_deposit,
+    source_hash,
+)
+
+__all__ = [  # what tests import from here
+    "BASE_FEE_VAULT",
+    "DEPOSITOR",
+    "L1_BLOCK",
+    "L1_FEE_VAULT",
+    "OPERATOR_FEE_VAULT",
+    "SEQUENCER_FEE_VAULT",
+    "Deposit",
+    "L1Origin",
+    "JOVIAN_IN",
+    "OpGeth",
+    "op_genesis",
+]
 
 CHAIN_ID = 901  # the OP devnet's chain id in the Optimism monorepo
 READY_TIMEOUT = 60.0
 GAS_LIMIT = 60_000_000
 GENESIS_BASE_FEE = 10**9
+# Jovian this long after genesis: far enough for what a workload mines before crossing it.
+JOVIAN_IN = 600
+MIN_BASE_FEE = 10**8  # Jovian's minimum base fee, in the payload attributes
 # EIP-1559 on the OP chain: OP mainnet's elasticity and (Canyon) denominator.
 EIP1559_ELASTICITY = 6
 EIP1559_DENOMINATOR = 50
 EIP1559_DENOMINATOR_CANYON = 250
 
-# Predeploys and system accounts (OP Stack specs, op-geth params/protocol_params.go).
-SEQUENCER_FEE_VAULT = "0x4200000000000000000000000000000000000011"
-L2_TO_L1_MESSAGE_PASSER = "0x4200000000000000000000000000000000000016"
-L1_BLOCK = "0x4200000000000000000000000000000000000015"
-BASE_FEE_VAULT = "0x4200000000000000000000000000000000000019"
-L1_FEE_VAULT = "0x420000000000000000000000000000000000001A"
-OPERATOR_FEE_VAULT = "0x420000000000000000000000000000000000001B"
-DEPOSITOR = "0xDeaDDEaDDeAdDeAdDEAdDEaddeAddEAdDEAd0001"  # sender of the L1-attributes deposit
-# Selectors of the L1Block setters (op-geth core/types/rollup_cost.go).
-ECOTONE_SELECTOR = bytes.fromhex("440a5e20")  # setL1BlockValuesEcotone()
-ISTHMUS_SELECTOR = bytes.fromhex("098999be")  # setL1BlockValuesIsthmus()
-L1_INFO_GAS = 1_000_000  # op-node's RegolithSystemTxGas
-DEPOSIT_TX_TYPE = 0x7E
 # Beacon roots and block hash history contracts: the other system accounts of our alloc.
 _SYSTEM_CONTRACTS = {
     "0x000f3df6d732807ef1319fb7b8bb8522d0beac02",  # EIP-4788 (Ecotone)
@@ -81,107 +103,6 @@ _SYSTEM_CONTRACTS = {
 _ZERO_HASH = "0x" + "00" * 32
 _EIP1967_ADMIN_SLOT = "0xb53127684a568b3173ae13b9f8a6016e243e63b6e8ee1178d6a717850b5d6103"
 _PROXY_ADMIN = "0x" + "00" * 12 + "4200000000000000000000000000000000000018"
-
-
-# -- the L1-attributes deposit ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class L1Origin:
-    """What the L1-attributes deposit tells the L2 about its L1 origin and the fee parameters.
-
-    Defaults: OP mainnet's Ecotone scalars and a non-zero operator fee, so every fee op-geth
-    charges (L1 data fee, operator fee) is non-zero.
-    """
-
-    number: int
-    timestamp: int
-    hash: bytes
-    base_fee: int = 7 * 10**9
-    blob_base_fee: int = 3 * 10**9
-    base_fee_scalar: int = 5227
-    blob_base_fee_scalar: int = 1_014_213
-    sequence_number: int = 0
-    batcher_hash: bytes = bytes(12) + bytes.fromhex("6887246668a3b87f54deb3b94ba47a6f63f32985")
-    operator_fee_scalar: int = 1_500  # fee = gasUsed * scalar / 1e6 + constant (Isthmus)
-    operator_fee_constant: int = 10**9
-
-    @staticmethod
-    def made_up(l2_number: int, timestamp: int, **fields: Any) -> L1Origin:
-        """A fictitious L1 block for L2 block ``l2_number`` (one L1 origin per L2 block)."""
-        number = 1_000 + l2_number
-        hash_ = keccak(b"rosetta-node L1 block" + number.to_bytes(8, "big"))
-        return L1Origin(number=number, timestamp=max(timestamp - 12, 0), hash=hash_, **fields)
-
-
-def l1_info_calldata(origin: L1Origin, *, isthmus: bool = True) -> bytes:
-    """``setL1BlockValuesIsthmus`` (176 bytes) or ``...Ecotone`` (164) calldata, packed."""
-    data = (
-        (ISTHMUS_SELECTOR if isthmus else ECOTONE_SELECTOR)
-        + origin.base_fee_scalar.to_bytes(4, "big")
-        + origin.blob_base_fee_scalar.to_bytes(4, "big")
-        + origin.sequence_number.to_bytes(8, "big")
-        + origin.timestamp.to_bytes(8, "big")
-        + origin.number.to_bytes(8, "big")
-        + origin.base_fee.to_bytes(32, "big")
-        + origin.blob_base_fee.to_bytes(32, "big")
-        + origin.hash
-        + origin.batcher_hash
-    )
-    if isthmus:
-        data += origin.operator_fee_scalar.to_bytes(4, "big")
-        data += origin.operator_fee_constant.to_bytes(8, "big")
-    return data
-
-
-def _source_hash(domain: int, l1_hash: bytes, index: int) -> bytes:
-    """op-node's deposit source hash: keccak(domain ‖ keccak(L1 block hash ‖ index))."""
-    return keccak(domain.to_bytes(32, "big") + keccak(l1_hash + index.to_bytes(32, "big")))
-
-
-@dataclass(frozen=True)
-class Deposit:
-    """A deposit transaction (type 0x7e). ``to=None`` creates a contract; ``mint=None`` mints
-    nothing; ``source_hash=None``: a user deposit's, from the block's L1 origin and position."""
-
-    sender: str
-    to: str | None
-    mint: int | None = None
-    value: int = 0
-    gas: int = 100_000
-    data: bytes = b""
-    is_system: bool = False
-    source_hash: bytes | None = None
-
-    def raw(self) -> bytes:
-        """``0x7e ‖ rlp([sourceHash, from, to, mint, value, gas, isSystemTx, data])``."""
-        if self.source_hash is None:
-            raise ValueError("a deposit needs its source hash to be encoded")
-        fields = [
-            self.source_hash,
-            bytes.fromhex(self.sender[2:]),
-            b"" if self.to is None else bytes.fromhex(self.to[2:]),
-            b"" if self.mint is None else self.mint,
-            self.value,
-            self.gas,
-            self.is_system,
-            self.data,
-        ]
-        return bytes([DEPOSIT_TX_TYPE]) + rlp.encode(fields)
-
-    def hash(self) -> str:
-        return "0x" + keccak(self.raw()).hex()
-
-
-def l1_info_deposit(origin: L1Origin, *, isthmus: bool = True) -> Deposit:
-    """The L1-attributes deposit op-node puts first in every block."""
-    return Deposit(
-        sender=DEPOSITOR,
-        to=L1_BLOCK,
-        gas=L1_INFO_GAS,
-        data=l1_info_calldata(origin, isthmus=isthmus),
-        source_hash=_source_hash(1, origin.hash, origin.sequence_number),
-    )
 
 
 # -- genesis ----------------------------------------------------------------------------------
@@ -193,7 +114,8 @@ def _assemble(program: Sequence[str | int | bytes]) -> bytes:
     opcodes = {
         "STOP": 0x00, "LT": 0x10, "EQ": 0x14, "AND": 0x16, "OR": 0x17, "SHR": 0x1C,
         "CALLER": 0x33, "CALLDATALOAD": 0x35, "CALLDATASIZE": 0x36, "SSTORE": 0x55,
-        "JUMPI": 0x57, "JUMPDEST": 0x5B, "PUSH0": 0x5F, "DUP1": 0x80, "SWAP1": 0x90,
+        "JUMPI": 0x57, "JUMPDEST": 0x5B, "PUSH0": 0x5F, "DUP1": 0x80, "DUP2": 0x81,
+        "SWAP1": 0x90,
         "REVERT": 0xFD,
     }  # fmt: skip
     labels: dict[str, int] = {}
@@ -215,19 +137,21 @@ def _assemble(program: Sequence[str | int | bytes]) -> bytes:
 
 
 def l1_block_code() -> bytes:
-    """Our L1Block stand-in: the depositor's ``setL1BlockValuesEcotone/Isthmus`` calldata into
-    the real contract's slots (what op-geth reads), as the real contract's assembly does:
+    """Our L1Block stand-in: the depositor's ``setL1BlockValues{Ecotone,Isthmus,Jovian}``
+    calldata into the real contract's slots (what op-geth reads), as its assembly does:
 
     slot 3 = calldata[4:20] (baseFeeScalar, blobBaseFeeScalar, sequenceNumber), slot 0 =
     calldata[20:36] (timestamp, number), 1 = basefee, 7 = blobBaseFee, 2 = hash, 4 =
-    batcherHash and, with Isthmus calldata, slot 8 = calldata[164:176] (operatorFeeScalar,
-    operatorFeeConstant). Any other caller or selector reverts.
+    batcherHash and, with Isthmus or Jovian calldata, slot 8 = calldata[164:176]
+    (operatorFeeScalar, operatorFeeConstant; op-geth reads Jovian's DA footprint gas scalar
+    from the calldata itself). Any other caller or selector reverts.
     """
     stores = [(4, 128, 3), (20, 128, 0), (36, 0, 1), (68, 0, 7), (100, 0, 2), (132, 0, 4)]
     program: list[str | int | bytes] = [
         "CALLER", bytes.fromhex(DEPOSITOR[2:]), "EQ",
         "PUSH0", "CALLDATALOAD", 0xE0, "SHR",
-        "DUP1", ECOTONE_SELECTOR, "EQ", "SWAP1", ISTHMUS_SELECTOR, "EQ", "OR", "AND",
+        "DUP1", ECOTONE_SELECTOR, "EQ", "DUP2", ISTHMUS_SELECTOR, "EQ", "OR",
+        "SWAP1", JOVIAN_SELECTOR, "EQ", "OR", "AND",
         "@ok", "JUMPI", "PUSH0", "PUSH0", "REVERT",
         ":ok",
     ]  # fmt: skip
@@ -271,8 +195,10 @@ def op_genesis(
     *,
     extra_alloc: dict[str, int] | None = None,
     timestamp: int | None = None,
+    jovian_time: int | None = None,
 ) -> dict[str, Any]:
-    """Our OP genesis (see the module docstring); ``extra_alloc``: more address -> wei."""
+    """Our OP genesis (see the module docstring); ``extra_alloc``: more address -> wei;
+    ``jovian_time``: when Jovian activates (None: never)."""
     binary = opgeth or ensure_opgeth()
     l1_blocks = [
         "homestead", "eip150", "eip155", "eip158", "byzantium", "constantinople",
@@ -285,6 +211,8 @@ def op_genesis(
     config["bedrockBlock"] = 0
     op_forks = ["regolith", "canyon", "ecotone", "fjord", "granite", "holocene", "isthmus"]
     config.update({f"{fork}Time": 0 for fork in op_forks})
+    if jovian_time is not None:
+        config["jovianTime"] = jovian_time
     config["terminalTotalDifficulty"] = 0
     config["depositContractAddress"] = "0x" + "00" * 20
     config["optimism"] = {
@@ -365,9 +293,14 @@ class OpGeth(LocalNode):
         extra_args: Sequence[str] = (),
         ready_timeout: float = READY_TIMEOUT,
         l1_fields: dict[str, Any] | None = None,
+        jovian_in: int | None = None,
     ) -> None:
+        """``jovian_in``: Jovian activates this many seconds after genesis (our own genesis
+        only; None: never)."""
         super().__init__(CHAIN_ID, ready_timeout)
         self.genesis = genesis
+        self.jovian_in = jovian_in
+        self.jovian_time: int | None = None
         self.extra_args = list(extra_args)
         self.l1_fields = dict(l1_fields or {})  # L1Origin field defaults for mine()
         self.auth_port = 0
@@ -390,8 +323,14 @@ class OpGeth(LocalNode):
         if self.process is not None:
             raise RuntimeError(f"op-geth is already running at {self.url}")
         binary = ensure_opgeth()
-        genesis = self.genesis if self.genesis is not None else op_genesis(binary)
+        if self.genesis is not None:
+            genesis = self.genesis
+        else:
+            now = int(time.time())
+            jovian = None if self.jovian_in is None else now + self.jovian_in
+            genesis = op_genesis(binary, timestamp=now, jovian_time=jovian)
         self.chain_id = int(genesis["config"]["chainId"])
+        self.jovian_time = genesis["config"].get("jovianTime")
         self._retrying(lambda: self._spawn(binary, genesis))
         return self
 
@@ -493,10 +432,15 @@ class OpGeth(LocalNode):
             timestamp = max(int(time.time()), int(head["timestamp"], 16) + 1)
         if origin is None:
             origin = L1Origin.made_up(number, timestamp, **self.l1_fields)
-        txs = [l1_info_deposit(origin)]
+        jovian = self.is_jovian(timestamp)
+        # Jovian's first block keeps the Isthmus calldata and holds no pool transaction.
+        first_jovian = jovian and not self.is_jovian(int(head["timestamp"], 16))
+        if first_jovian and (include or not no_tx_pool):
+            raise ValueError("the block that activates Jovian takes no pool transactions")
+        txs = [l1_info_deposit(origin, JOVIAN if jovian and not first_jovian else ISTHMUS)]
         for index, deposit in enumerate(deposits):
             if deposit.source_hash is None:
-                source = _source_hash(0, origin.hash, index)
+                source = source_hash(0, origin.hash, index)
                 deposit = dataclasses.replace(deposit, source_hash=source)
             txs.append(deposit)
         parent_beacon_root = "0x" + keccak(b"rosetta-node beacon root" + origin.hash).hex()
@@ -511,6 +455,8 @@ class OpGeth(LocalNode):
             "gasLimit": hex(gas_limit),
             "eip1559Params": eip1559_params(),
         }
+        if jovian:
+            attributes["minBaseFee"] = MIN_BASE_FEE  # a JSON number, not hex
         state = {
             "headBlockHash": head["hash"],
             "safeBlockHash": head["hash"],
@@ -528,6 +474,16 @@ class OpGeth(LocalNode):
         if chosen["payloadStatus"]["status"] != "VALID":
             raise RuntimeError(f"op-geth did not make {block_hash} head: {chosen}")
         return block_hash
+
+    def is_jovian(self, timestamp: int) -> bool:
+        return self.jovian_time is not None and timestamp >= self.jovian_time
+
+    def cross_jovian(self) -> str:
+        """Mine the block that activates Jovian (at its activation time); its hash."""
+        head = self.rpc("eth_getBlockByNumber", "latest", False)
+        if self.jovian_time is None or self.is_jovian(int(head["timestamp"], 16)):
+            raise RuntimeError(f"no Jovian ahead on this chain (jovianTime {self.jovian_time})")
+        return self.mine(no_tx_pool=True, timestamp=self.jovian_time)
 
     def _build(
         self, state: dict[str, Any], attributes: dict[str, Any], include: Sequence[str]
