@@ -92,7 +92,7 @@ def _is_installed(binary: Path) -> bool:
 
 
 @contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
+def file_lock(path: Path) -> Iterator[None]:
     """An exclusive advisory lock, so concurrent test processes do not run npm together."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as fh:
@@ -109,48 +109,46 @@ def ensure_anvil() -> Path:
     if _is_installed(binary):
         return binary
     prefix = tools_dir() / "anvil"
-    with _file_lock(tools_dir() / "anvil.install.lock"):
+    with file_lock(tools_dir() / "anvil.install.lock"):
         # Another process may have finished the install while we waited for the lock.
         if _is_installed(binary):
             return binary
-        npm = shutil.which("npm")
-        if npm is None:
-            raise RuntimeError(
-                f"anvil {ANVIL_VERSION} is not installed at {binary} and npm is not on PATH; "
-                "install Node.js/npm, or run: npm install --prefix "
-                f"{prefix} --no-audit --no-fund @foundry-rs/anvil@{ANVIL_VERSION}"
-            )
-        cmd = [
-            npm,
-            "install",
-            "--prefix",
-            str(prefix),
-            "--no-audit",
-            "--no-fund",
-            f"@foundry-rs/anvil@{ANVIL_VERSION}",
-        ]
-        try:
-            proc = subprocess.run(
-                cmd, capture_output=True, text=True, timeout=NPM_INSTALL_TIMEOUT, check=False
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise RuntimeError(
-                f"`{' '.join(cmd)}` did not finish within {NPM_INSTALL_TIMEOUT:.0f} s"
-            ) from exc
-        if proc.returncode != 0:
-            raise RuntimeError(
-                f"`{' '.join(cmd)}` failed with exit code {proc.returncode}:\n"
-                f"{tail(proc.stdout)}\n{tail(proc.stderr)}"
-            )
+        proc = npm_install(prefix, f"@foundry-rs/anvil@{ANVIL_VERSION}")
         if not _is_installed(binary):
             # npm skips optional (platform) dependencies with --omit=optional or on an
             # unrecognised platform; the binary is then simply absent.
             raise RuntimeError(
-                f"`{' '.join(cmd)}` succeeded but {binary} (version {ANVIL_VERSION}) is missing; "
+                f"npm installed anvil, but {binary} (version {ANVIL_VERSION}) is missing; "
                 f"found version {_installed_version(binary)!r}. Is npm omitting optional "
                 f"dependencies?\n{tail(proc.stderr)}"
             )
     return binary
+
+
+def npm_install(prefix: Path, spec: str) -> subprocess.CompletedProcess[str]:
+    """``npm install --prefix PREFIX SPEC`` (a pinned ``name@version``); raises with npm's
+    output when npm is missing, fails or hangs. Callers hold a :func:`file_lock`."""
+    npm = shutil.which("npm")
+    if npm is None:
+        raise RuntimeError(
+            f"{spec} is not installed in {prefix} and npm is not on PATH; install Node.js/npm, "
+            f"or run: npm install --prefix {prefix} --no-audit --no-fund {spec}"
+        )
+    cmd = [npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund", spec]
+    try:
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=NPM_INSTALL_TIMEOUT, check=False
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise RuntimeError(
+            f"`{' '.join(cmd)}` did not finish within {NPM_INSTALL_TIMEOUT:.0f} s"
+        ) from exc
+    if proc.returncode != 0:
+        raise RuntimeError(
+            f"`{' '.join(cmd)}` failed with exit code {proc.returncode}:\n"
+            f"{tail(proc.stdout)}\n{tail(proc.stderr)}"
+        )
+    return proc
 
 
 def free_port() -> int:

@@ -49,6 +49,7 @@ from tests.support.chains import (
     transfer_logs,
     transfers_strategy,
 )
+from tests.workload import ZERO_ADDRESS
 
 # -- (a) backfill of the workload chain ---------------------------------------------------------
 
@@ -92,7 +93,8 @@ def test_backfill_matches_transfer_logs(
         some = accounts[-1]
         assert index.tokens_of("0x" + some[2:].upper()) == index.tokens_of(some)
         for contract in contracts:
-            rows = [h for h in expected if h[0] == contract]
+            # The zero address (mints' sender) is never a holder.
+            rows = [h for h in expected if h[0] == contract and h[1] != ZERO_ADDRESS]
             paged, after = [], None
             while True:
                 page = index.holders(contract, after, limit=3)

@@ -30,6 +30,7 @@ from rosetta_node.index.service import TokenService
 from rosetta_node.index.transfers import TRANSFER_TOPIC
 from rosetta_node.settings import load_settings
 from tests.conftest import CHAIN_ID, Devnet, IndexedNode, JsonRpc
+from tests.workload import ZERO_ADDRESS
 
 T = TypeVar("T")
 
@@ -177,7 +178,7 @@ def test_holders_and_balance_updates_page_through_every_holder_once(
 
     holders, updates, top, count = run(anvil, devnet, service_db, body)
     block = top.block.number
-    expected = transfer_pairs(rpc, block)[token]
+    expected = transfer_pairs(rpc, block)[token] - {ZERO_ADDRESS}  # the mints' sender holds nothing
     assert sorted(h.account for h in holders) == sorted(expected)
     assert sorted(u.account for u in updates) == sorted(expected)  # each exactly once
     assert count == len(expected)

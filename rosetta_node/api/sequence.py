@@ -43,6 +43,7 @@ from .body import NOT_JSON, read_body
 from .guard import Failure, guard
 from .sequence_answers import WireAnswer
 from .sequence_wire import (
+    AccountTokensRequest,
     BalanceUpdatesRequest,
     ByContractRequest,
     GetChainsRequest,
@@ -133,6 +134,9 @@ def method_table(tokens: TokenService, started: float) -> dict[str, Method]:
         TokenBalancesRequest, bound(sequence_balances.token_balances, tokens)
     )
     return {
+        "GetTokenBalances": Method.of(
+            AccountTokensRequest, bound(sequence_balances.account_tokens, tokens)
+        ),
         "GetTokenBalancesSummary": token_balances,
         # ERC-20 balances have no per-token-id detail: the same rows as the summary.
         "GetTokenBalancesDetails": token_balances,

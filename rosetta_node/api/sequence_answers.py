@@ -2,6 +2,10 @@
 
 Optional fields default to None and are left out when unset (``omit_defaults``); every field
 without a default is always written, so a ``false``, ``0`` or ``[]`` still reaches the client.
+Every field the official client's generated types (``@0xsequence/indexer``) mark as always
+present is sent; where we have no data it holds a neutral value, documented in
+``specs/sequence.yaml``: no prices (``balanceUSD``/``priceUSD`` ``"0"``), no bytecode hash
+(``""``), no metadata refresh time (Go's zero time, what upstream sends for an unset one).
 ``kw_only`` lets a required field follow an optional one, which keeps the upstream order (it is
 repeated on such classes for mypy, which does not see it inherited).
 """
@@ -30,18 +34,32 @@ class ContractInfoExtensions(WireAnswer):
     verifiedBy: str | None = None
 
 
+NO_PRICE = "0"  # we keep no prices: a balance's USD value is "0", not unknown
+ZERO_TIME = "0001-01-01T00:00:00Z"  # Go's zero time.Time, upstream's "never"
+
+
+class GatewayBackendResponseTime(WireAnswer):
+    percentiles: dict[str, float]
+    average: float
+
+
 class ContractInfo(WireAnswer, kw_only=True):
-    """Upstream ``ContractInfo``; ``extensions.verified``: the contract is in the token list."""
+    """Upstream ``ContractInfo``; ``extensions.verified``: the contract is in the token list;
+    ``source``: ``token-list`` or ``on-chain`` (its own name(), symbol(), decimals())."""
 
     chainId: int
     address: str
+    source: str
     name: str
     type: str
     symbol: str
     decimals: int | None = None
-    logoURI: str | None = None
+    logoURI: str
     deployed: bool
+    bytecodeHash: str  # "": not read
     extensions: ContractInfoExtensions
+    updatedAt: str
+    status: str
 
 
 class TokenBalanceRow(WireAnswer):
@@ -51,9 +69,13 @@ class TokenBalanceRow(WireAnswer):
     contractAddress: str
     accountAddress: str
     balance: str
+    balanceUSD: str
+    priceUSD: str
     blockHash: str
     blockNumber: int
     chainId: int
+    uniqueCollectibles: str  # "0": ERC-20 rows hold no collectibles
+    isSummary: bool  # false: an ERC-20 balance is never an aggregate of token ids
     contractInfo: ContractInfo | None = None  # left out with omitMetadata
 
 
@@ -65,6 +87,8 @@ class NativeTokenBalance(WireAnswer):
     name: str
     symbol: str
     balance: str
+    balanceUSD: str
+    priceUSD: str
 
 
 class ChainBalances(WireAnswer, Generic[R], kw_only=True):
@@ -143,6 +167,7 @@ class VersionAnswer(WireAnswer):
 class BackendStatus(WireAnswer):
     name: str
     chainId: int
+    responseTime: GatewayBackendResponseTime
     connected: bool
     problems: list[str]
     indexedBlockNumber: int | None = None  # None: nothing indexed yet
@@ -186,10 +211,14 @@ def contract_info(chain_id: int, info: TokenInfo) -> ContractInfo:
         address=info.address.lower(),
         name=info.name or "",
         type="ERC20",
+        source="token-list" if info.listed else "on-chain",
         symbol=info.symbol or "",
         decimals=info.decimals,
-        logoURI=info.logo_uri or None,
+        logoURI=info.logo_uri or "",
         deployed=True,
+        bytecodeHash="",
+        updatedAt=ZERO_TIME,
+        status="AVAILABLE",
         extensions=verified if info.listed else ContractInfoExtensions(verified=False),
     )
 
@@ -208,9 +237,13 @@ def token_balance(
         contractAddress=contract.lower(),
         accountAddress=account.lower(),
         balance=str(balance),
+        balanceUSD=NO_PRICE,
+        priceUSD=NO_PRICE,
         blockHash=last_hash.lower(),
         blockNumber=last_block,
         chainId=chain_id,
+        uniqueCollectibles="0",
+        isSummary=False,
         contractInfo=None if info is None else contract_info(chain_id, info),
     )
 
@@ -242,6 +275,8 @@ def native_balance(chain_id: int, account: str, symbol: str, balance: int) -> Na
         name=symbol,
         symbol=symbol,
         balance=str(balance),
+        balanceUSD=NO_PRICE,
+        priceUSD=NO_PRICE,
     )
 
 

@@ -1,5 +1,5 @@
-"""Sequence gateway balance methods: ``GetTokenBalances{Summary,Details}``,
-``GetNativeTokenBalance`` and ``GetBalanceUpdates``.
+"""Sequence gateway balance methods: ``GetTokenBalances{Summary,Details}``, ``GetTokenBalances``
+(one account), ``GetNativeTokenBalance`` and ``GetBalanceUpdates``.
 
 Requests are checked (:mod:`.sequence_checks`), the chains asked through :class:`TokenService`
 and the answers shaped (:mod:`.sequence_answers`). No chain logic lives here.
@@ -45,6 +45,7 @@ from .sequence_checks import (
 )
 from .sequence_fanout import ChainAnswer, chain_id_of, fan_out, select
 from .sequence_wire import (
+    AccountTokensRequest,
     BalanceUpdatesRequest,
     NativeBalanceRequest,
     TokenBalancesFilter,
@@ -122,6 +123,29 @@ async def token_balances(
     ]
     natives = [natives_of(c, checked.accounts) for c in answers] if natives_wanted else []
     return TokenBalancesAnswer(page=page, nativeBalances=natives, balances=balances)
+
+
+async def account_tokens(
+    tokens: TokenService, request: AccountTokensRequest
+) -> BalancesPageAnswer:
+    """``GetTokenBalances``: the Details rows of one account (one contract, if named), with
+    metadata only when ``includeMetadata``; no native balances (upstream has none here)."""
+    account = address(request.accountAddress, "accountAddress")
+    if request.tokenID:
+        raise invalid_argument("tokenID: only ERC-20 balances are indexed, which have no token ids")
+    contract = request.contractAddress
+    whitelist = [address(contract, "contractAddress")] if contract else None
+    details = TokenBalancesRequest(
+        chainIds=request.chainIds,
+        networks=request.networks,
+        filter=TokenBalancesFilter(
+            accountAddresses=[account], contractWhitelist=whitelist, omitNativeBalances=True
+        ),
+        omitMetadata=not request.includeMetadata,
+        page=request.page,
+    )
+    answer = await token_balances(tokens, details)
+    return BalancesPageAnswer(page=answer.page, balances=answer.balances)
 
 
 def block_of(chain: ChainAnswer[ChainTokens]) -> Header | None:

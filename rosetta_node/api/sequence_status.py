@@ -12,6 +12,7 @@ from .sequence_answers import (
     BackendStatus,
     ChainInfo,
     ChainsAnswer,
+    GatewayBackendResponseTime,
     PingAnswer,
     RuntimeStatus,
     RuntimeStatusAnswer,
@@ -24,7 +25,11 @@ from .sequence_wire import GetChainsRequest, NoArguments
 # Upstream schema this translator follows (go-sequence services/indexer, sequence-indexer).
 WEBRPC_VERSION = "v1"
 SCHEMA_VERSION = "v0.4.0"
-SCHEMA_HASH = "12ecb31178000c1165150b0ac0f3a304ccc5a88d"
+# The schema of @0xsequence/indexer 3.0.13 (its indexergw.gen.ts WebrpcSchemaHash), whose
+# generated types tests/test_sequence_client.py checks every answer against.
+SCHEMA_HASH = "212120aad9a46e88ead9a2183c5717e9902d8c2b"
+# Upstream measures each backend's response times; we proxy no backends: none measured.
+NO_RESPONSE_TIMES = GatewayBackendResponseTime(percentiles={}, average=0)
 
 
 async def chains(tokens: TokenService, request: GetChainsRequest) -> ChainsAnswer:
@@ -65,6 +70,7 @@ async def runtime_status(
             BackendStatus(
                 name=engine.name,
                 chainId=chain_id_of(engine),
+                responseTime=NO_RESPONSE_TIMES,
                 connected=engine.connected,
                 problems=([] if engine.connected else ["node not connected"]) + status.problems,
                 indexedBlockNumber=None if cursor is None else cursor.number,

@@ -207,6 +207,19 @@ class TokenBalancesRequest(ChainSelection):
     page: Page | None = None
 
 
+class AccountTokensRequest(ChainSelection):
+    """``GetTokenBalances`` (deprecated upstream, still what the official client's
+    ``getTokenBalances`` calls): one account, optionally one contract."""
+
+    accountAddress: str | None = None
+    contractAddress: str | None = None
+    tokenID: str | None = None
+    includeMetadata: bool | None = None
+    metadataOptions: Any = None
+    includeCollectionTokens: bool | None = None
+    page: Page | None = None
+
+
 class ByContractRequest(ChainSelection):
     filter: TokenBalancesByContractFilter | None = None
     omitMetadata: bool | None = None

@@ -71,6 +71,9 @@ ACCOUNT_TOKENS = (  # account, upto
     "JOIN {s}.blocks b ON b.number = h.last_block "
     "WHERE a.address = $1 AND h.first_block <= $2 ORDER BY c.address"
 )
+# Mints come from and burns go to the zero address: the index keeps its side of each
+# Transfer (reorgs roll it back like any other), but it is never a holder of anything.
+_NOT_ZERO = "a.address <> '0x0000000000000000000000000000000000000000' "
 _HOLDINGS = (
     "SELECT {columns} FROM {{s}}.holding h "
     "JOIN {{s}}.addresses a ON a.id = h.account "
@@ -78,15 +81,21 @@ _HOLDINGS = (
 )
 HOLDERS = (  # contract id, after account id, upto, limit
     _HOLDINGS.format(columns="a.address, h.first_block, h.last_block, b.hash")
-    + "WHERE h.contract = $1 AND h.account > $2 AND h.first_block <= $3 "
-    "ORDER BY h.account LIMIT $4"
+    + "WHERE h.contract = $1 AND h.account > $2 AND h.first_block <= $3 AND "
+    + _NOT_ZERO
+    + "ORDER BY h.account LIMIT $4"
 )
 CHANGED_SINCE = (  # contract id, after block, page block, page account id, limit
     _HOLDINGS.format(columns="a.address, h.last_block, b.hash")
     + "WHERE h.contract = $1 AND h.last_block > $2 AND (h.last_block, h.account) > ($3, $4) "
-    "ORDER BY h.last_block, h.account LIMIT $5"
+    + "AND "
+    + _NOT_ZERO
+    + "ORDER BY h.last_block, h.account LIMIT $5"
 )
-HOLDER_COUNT = "SELECT count(*) FROM {s}.holding WHERE contract = $1 AND first_block <= $2"
+HOLDER_COUNT = (
+    "SELECT count(*) FROM {s}.holding h JOIN {s}.addresses a ON a.id = h.account "
+    "WHERE h.contract = $1 AND h.first_block <= $2 AND " + _NOT_ZERO
+)
 
 # Writes of apply (beside each store's bulk inserts) and of rollback_to.
 PRUNE_JOURNAL = "DELETE FROM {s}.journal WHERE block_number <= $1"

@@ -14,7 +14,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from rosetta_node.devnet import _file_lock, tools_dir
+from rosetta_node.devnet import file_lock, tools_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 MODULE_DIR = ROOT / "conformance" / "geth"
@@ -67,7 +67,7 @@ def _ensure(name: str, package: str, key: str, module_dir: Path = MODULE_DIR) ->
     if local.is_file() and stamp.is_file() and stamp.read_text() == key:
         return local
     cached = cache_dir() / f"{name}-{key}" / name
-    with _file_lock(tools_dir() / f"{name}.build.lock"):
+    with file_lock(tools_dir() / f"{name}.build.lock"):
         if local.is_file() and stamp.is_file() and stamp.read_text() == key:
             return local
         if not cached.is_file():
