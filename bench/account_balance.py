@@ -63,6 +63,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from rosetta_node.artifacts import artifact as token_artifact  # noqa: E402
 from rosetta_node.devnet import Anvil  # noqa: E402
 from rosetta_node.engine.balance_reader import (  # noqa: E402
     MAX_PAIRS,
@@ -73,7 +74,6 @@ from tests.support.node import NodeProcess, NodeStartError  # noqa: E402
 from tests.support.rpc import JsonRpcError, rpc_batch  # noqa: E402
 from tests.support.rpc import rpc_call as rpc  # noqa: E402
 
-ARTIFACT = ROOT / "tests" / "contracts" / "build" / "TestToken.json"
 NETWORK = {"blockchain": "Ethereum", "network": "devnet"}
 CHAIN_ID = 31337
 ETH = {"symbol": "ETH", "decimals": 18}
@@ -138,8 +138,7 @@ def build_fixture(url: str, n_tokens: int, n_blocks: int, n_holders: int, seed: 
 
     started = time.monotonic()
     rng = random.Random(seed)
-    artifact = json.loads(ARTIFACT.read_text())
-    bytecode = artifact["bytecode"]
+    bytecode = token_artifact("TestToken")["bytecode"]
     if not bytecode.startswith("0x"):
         bytecode = "0x" + bytecode
     accounts = [a.lower() for a in rpc(url, "eth_accounts")]

@@ -16,10 +16,8 @@ Contracts: ``tests/contracts/src/SelfDestruct*.sol`` (artifacts in ``tests/contr
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import rlp
@@ -28,9 +26,9 @@ from eth_abi import encode as abi_encode
 from eth_account import Account
 from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
 
+from tests.support.artifacts import artifact
 from tests.workload import WorkloadError, WorkloadRpc, wait_receipt
 
-BUILD_DIR = Path(__file__).resolve().parent / "contracts" / "build"
 GWEI = 10**9
 ETHER = 10**18
 
@@ -102,8 +100,7 @@ class CaseRun:
 
 
 def _load_artifact(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((BUILD_DIR / f"{name}.json").read_text())
-    return data
+    return artifact(name)
 
 
 def _calldata(signature: str, types: Sequence[str] = (), args: Sequence[Any] = ()) -> str:

@@ -10,10 +10,8 @@ returns two words, returns nothing), plus addresses without code, a contract wit
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -33,14 +31,13 @@ from rosetta_node.metrics import REGISTRY
 from rosetta_node.settings import NetworkSettings
 from tests.conftest import Devnet, JsonRpc
 from tests.fake_server import serve
+from tests.support.artifacts import bytecode as artifact_bytecode
 from tests.workload import wait_receipt
-
-BUILD = Path(__file__).parent / "contracts" / "build"
 
 
 def deploy(rpc: JsonRpc, name: str) -> str:
     sender = rpc("eth_accounts")[0]
-    code = json.loads((BUILD / f"{name}.json").read_text())["bytecode"]
+    code = artifact_bytecode(name)
     tx_hash = rpc("eth_sendTransaction", {"from": sender, "data": code, "gas": hex(3_000_000)})
     receipt = wait_receipt(rpc, tx_hash)
     assert receipt["status"] == "0x1"

@@ -58,10 +58,10 @@ from eth_account.signers.local import LocalAccount
 from eth_account.typed_transactions.base import TRUSTED_SETUP
 from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
 
+from tests.support.artifacts import artifact
 from tests.support.geth import DEVELOPER_KEY, commit_block, dev_keys, is_geth
 from tests.support.rpc import JsonRpc, JsonRpcError
 
-BUILD_DIR = Path(__file__).resolve().parent / "contracts" / "build"
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
 GWEI = 10**9
@@ -139,14 +139,10 @@ class WorkloadRpc(JsonRpc):
 
 
 def _load_artifact(name: str) -> dict[str, Any]:
-    path = BUILD_DIR / f"{name}.json"
     try:
-        data: dict[str, Any] = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise WorkloadError(
-            f"{path} missing: build the test contracts (see tests/contracts/README.md)"
-        ) from None
-    return data
+        return artifact(name)
+    except FileNotFoundError as exc:
+        raise WorkloadError(str(exc)) from None
 
 
 def _calldata(signature: str, types: Sequence[str] = (), args: Sequence[Any] = ()) -> str:

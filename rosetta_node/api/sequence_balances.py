@@ -125,9 +125,7 @@ async def token_balances(
     return TokenBalancesAnswer(page=page, nativeBalances=natives, balances=balances)
 
 
-async def account_tokens(
-    tokens: TokenService, request: AccountTokensRequest
-) -> BalancesPageAnswer:
+async def account_tokens(tokens: TokenService, request: AccountTokensRequest) -> BalancesPageAnswer:
     """``GetTokenBalances``: the Details rows of one account (one contract, if named), with
     metadata only when ``includeMetadata``; no native balances (upstream has none here)."""
     account = address(request.accountAddress, "accountAddress")

@@ -16,19 +16,16 @@ reader call the node refused, is asked again on its own.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
-from importlib import resources
 from typing import Any
 
 from .. import erc20
+from ..artifacts import bytecode
 from .chain import Chain, Header
 from .node_client import Call, NodeClient, NodeError
 
-INIT_CODE: str = json.loads(
-    resources.files("rosetta_node").joinpath("contracts", "BalanceReader.json").read_text()
-)["bytecode"]
+INIT_CODE = bytecode("BalanceReader")
 MAX_PAIRS = 100  # per eth_call: ~7.5 KB of init code, well under EIP-3860's 48 KiB
 
 Pair = tuple[str, str]  # (token contract, account), 0x-hex addresses

@@ -11,7 +11,6 @@ environment.
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 import sqlite3
 import subprocess
@@ -29,6 +28,7 @@ from rosetta_node.devnet import Anvil
 from rosetta_node.index import TRANSFER_TOPIC, BlockLogs, Indexer, IndexStore, SqliteStore, Transfer
 from rosetta_node.index.model import IndexDump
 from rosetta_node.rpc import RpcClient
+from tests.support.artifacts import artifact
 from tests.support.node import ROOT, settings_free_env
 from tests.support.rpc import JsonRpc
 
@@ -38,7 +38,6 @@ ZERO_HASH = "0x" + "00" * 32
 T1 = "0x" + "a1" * 20
 T2 = "0x" + "a2" * 20
 ACCOUNTS = ["0x" + f"{i:02x}" * 20 for i in range(1, 7)]
-TOKEN_ARTIFACT = ROOT / "tests" / "contracts" / "build" / "TestToken.json"
 
 
 class DumpStore(IndexStore, Protocol):
@@ -124,11 +123,11 @@ class TokenChain:
         self.rng = random.Random(seed)
         self.dev: list[str] = self.rpc("eth_accounts")
         self.pool = fresh_addresses(f"pool{seed}", 12) + self.dev[5:]
-        artifact = json.loads(TOKEN_ARTIFACT.read_text())
+        token = artifact("TestToken")
         self.tokens = []
         for i in range(tokens):
             args = abi_encode(["string", "string", "uint8"], [f"Token {i}", f"TK{i}", 18])
-            tx_hash = self.send({"from": self.dev[0], "data": artifact["bytecode"] + args.hex()})
+            tx_hash = self.send({"from": self.dev[0], "data": token["bytecode"] + args.hex()})
             self.tokens.append(self.receipt(tx_hash)["contractAddress"].lower())
         for token in self.tokens:
             for holder in self.dev[1:5]:

@@ -10,15 +10,14 @@ Isthmus and the Jovian operator fee rules.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from eth_abi import encode as abi_encode
 from eth_account import Account
 from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
 
+from tests.support.artifacts import bytecode as artifact_bytecode
 from tests.support.geth import dev_addresses, dev_keys
 from tests.support.opgeth import (
     BASE_FEE_VAULT,
@@ -32,7 +31,6 @@ from tests.support.opgeth import (
 from tests.support.rpc import JsonRpc
 
 ETH = 10**18
-BUILD = Path(__file__).resolve().parents[1] / "contracts" / "build"
 VAULTS = [SEQUENCER_FEE_VAULT, BASE_FEE_VAULT, L1_FEE_VAULT, OPERATOR_FEE_VAULT]
 TOKEN_NAME, TOKEN_SYMBOL, TOKEN_DECIMALS = "OP Token", "OPT", 6
 
@@ -55,8 +53,7 @@ def _calldata(signature: str, types: list[str], args: list[Any]) -> str:
 
 
 def _bytecode(name: str) -> str:
-    code: str = json.loads((BUILD / f"{name}.json").read_text())["bytecode"]
-    return code if code.startswith("0x") else "0x" + code
+    return artifact_bytecode(name)
 
 
 class _Sender:
