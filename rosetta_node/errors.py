@@ -106,7 +106,7 @@ CALL_REVERTED = _client(
     "The node executed the call and returned an error; details carry the node's answer.",
 )
 BLOCK_BEFORE_HISTORY = _client(
-    15,
+    18,
     "Block is before the history this network serves",
     False,
     "Blocks below oldest_block_identifier of /network/status are not served: on OP Mainnet, "

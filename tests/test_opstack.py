@@ -204,11 +204,11 @@ def test_blocks_before_bedrock_are_not_served(op_chain: OpChain) -> None:
         earlier = op_chain.rpc("eth_getBlockByNumber", hex(bedrock - 1), False)
         for identifier in ({"index": bedrock - 1}, {"hash": earlier["hash"]}):
             query = {"network_identifier": network, "block_identifier": identifier}
-            error = client.error("/block", query, 15)
+            error = client.error("/block", query, 18)
             assert error["retriable"] is False
             assert error["details"]["oldest_index"] == bedrock
             balance = {**query, "account_identifier": {"address": op_chain.accounts[0]}}
-            client.error("/account/balance", balance, 15)
+            client.error("/account/balance", balance, 18)
         served = {"network_identifier": network, "block_identifier": {"index": bedrock}}
         assert client.ok("/block", served)["block"]["block_identifier"] == oldest
     finally:
