@@ -146,6 +146,7 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .api import create_app
+    from .api.protocol import connection_cap, protocol_class
     from .engine import Engine
 
     devnet = None
@@ -174,14 +175,24 @@ def serve(args: argparse.Namespace) -> int:
         # found: the default one would end the process before the `finally` below stops the
         # devnet's anvil. An exit that unwinds instead.
         signal.signal(signal.SIGTERM, _exit_on_signal)
+        server = settings.server
+        pools = [n.rpc_max_connections for n in settings.networks]
+        cap = connection_cap(server.max_connections, pools)
         _settle_gc()
         uvicorn.run(
             create_app(engine),
-            host=settings.server.host,
-            port=settings.server.port,
-            log_level=settings.server.log_level,
+            host=server.host,
+            port=server.port,
+            log_level=server.log_level,
             log_config=None,  # keep our handlers: JSON lines, request ids, no secrets
             access_log=False,
+            # Head size, time to send a request and open connections bounded (api/protocol.py).
+            http=protocol_class(server.max_header_bytes, server.client_timeout, cap),
+            ws="none",
+            # X-Forwarded-* only from the configured proxies (uvicorn trusts loopback unless
+            # told otherwise, and reads FORWARDED_ALLOW_IPS when given None).
+            proxy_headers=bool(server.forwarded_allow_ips),
+            forwarded_allow_ips=server.forwarded_allow_ips or [],
         )
     except ConfigError as exc:
         print(f"rosetta-node: {exc}", file=sys.stderr)
@@ -241,7 +252,21 @@ def check_config(args: argparse.Namespace) -> int:
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, ["-" * w for w in widths], *rows]:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
-    return 0 if all(r[-1] == "ok" for r in rows) else 1
+    indexes_ok = _check_index_files(settings)
+    return 0 if indexes_ok and all(r[-1] == "ok" for r in rows) else 1
+
+
+def _check_index_files(settings: Settings) -> bool:
+    """One line per SQLite index file: SQLite's quick_check of it."""
+    from .index.sqlite import damage
+
+    fine = True
+    for i, net in enumerate(settings.networks):
+        if net.index_db:
+            problem = damage(net.index_db)
+            fine = fine and problem is None
+            print(f"index networks[{i}] {net.index_db}: {problem or 'ok'}")
+    return fine
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -105,6 +105,24 @@ CALL_REVERTED = _client(
     False,
     "The node executed the call and returned an error; details carry the node's answer.",
 )
+API_KEY_REQUIRED = _client(
+    15,
+    "API key is missing or not valid",
+    False,
+    "This node requires an API key (the X-Api-Key header) on this route.",
+)
+RATE_LIMITED = _client(
+    16,
+    "Rate limit exceeded",
+    True,
+    "Too many requests from this key or address; details say after how many seconds to retry.",
+)
+CLIENT_TOO_SLOW = _client(
+    17,
+    "Request was not received in time",
+    True,
+    "The client did not send the whole request (head and body) within the node's client_timeout.",
+)
 BLOCK_BEFORE_HISTORY = _client(
     18,
     "Block is before the history this network serves",

@@ -35,6 +35,8 @@ from urllib.parse import urlsplit, urlunsplit
 import msgspec
 
 ENV_PREFIX = "ROSETTA_NODE_"
+API_FAMILIES = ("rosetta", "sequence", "chainbase")
+_LIST_KEYS = {"api_keys", "keyed_apis", "rate_limited_apis", "forwarded_allow_ips"}
 HEAD_READ_CHECKS = ("auto", "on", "off")
 
 # Network names for well-known chain ids, used when a network is named from its chain id.
@@ -94,6 +96,9 @@ class NetworkSettings(msgspec.Struct, forbid_unknown_fields=True):
     # vaults); by default from the chain id (OP Mainnet, Base and their testnets) or from an
     # "optimism" section in the schedule.
     family: str | None = None
+    # Gas given to every eth_call, /call's and our own (geth's --rpc.gascap default): a
+    # client's larger gas is lowered to it, so one call cannot pin the node's CPU.
+    call_gas_cap: int = 50_000_000
 
     def names(self, chain_id: int) -> tuple[str, str]:
         """(blockchain, network) as configured, else from the chain id."""
@@ -109,10 +114,24 @@ class ServerSettings(msgspec.Struct, forbid_unknown_fields=True):
     request_timeout: float = 60.0  # seconds one request may take, node calls included
     ready_max_head_age: float = 120.0  # /readyz: a syncing node's head must be this fresh
     log_format: str = "auto"  # auto (JSON unless on a terminal), json, text
-    # Translator routes (Sequence, Chainbase): accepted API keys (none: open), and requests
-    # per minute per key (or per client address) before a 429 (0: no limit).
+    # Accepted API keys (none: open), and requests per minute per key (or per client address)
+    # before a refusal (0: no limit); for the API families named by keyed_apis and
+    # rate_limited_apis (rosetta, sequence, chainbase; the operator routes never).
     api_keys: list[str] = msgspec.field(default_factory=list)
     rate_limit_per_minute: int = 0
+    keyed_apis: list[str] = msgspec.field(default_factory=lambda: list(API_FAMILIES))
+    rate_limited_apis: list[str] = msgspec.field(default_factory=lambda: list(API_FAMILIES))
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (addresses or networks,
+    # "*" for any); none by default: the client address is the connection's.
+    forwarded_allow_ips: list[str] = msgspec.field(default_factory=list)
+    # Connection hygiene (api/protocol.py): the request line and headers at most this size
+    # (431 past it); a whole request (head and body) received within client_timeout seconds
+    # of its first byte (408 otherwise); at most max_connections open (lowered to fit the
+    # descriptor limit), past which the connection waiting longest for its request is closed,
+    # or, when every one is busy, the new one gets a 503.
+    max_header_bytes: int = 65_536
+    client_timeout: float = 10.0
+    max_connections: int = 1000
 
 
 class Settings(msgspec.Struct, forbid_unknown_fields=True):
@@ -147,7 +166,7 @@ def _overlay_env(raw: dict[str, Any], env: Mapping[str, str]) -> None:
         if not name.startswith(ENV_PREFIX) or name in _NOT_SETTINGS:
             continue
         key = name.removeprefix(ENV_PREFIX).lower()
-        if key == "api_keys":  # a comma-separated list in the environment
+        if key in _LIST_KEYS:  # a comma-separated list in the environment
             server[key] = [k.strip() for k in value.split(",") if k.strip()]
         elif key in _SERVER_KEYS:
             server[key] = value
@@ -219,6 +238,20 @@ def _check(settings: Settings, base_dir: Path) -> None:
         raise ConfigError("server.request_timeout: must be positive")
     if settings.server.rate_limit_per_minute < 0:
         raise ConfigError("server.rate_limit_per_minute: must not be negative")
+    server = settings.server
+    for key in ("keyed_apis", "rate_limited_apis"):
+        unknown = set(getattr(server, key)) - set(API_FAMILIES)
+        if unknown:
+            raise ConfigError(
+                f"server.{key}: unknown API {sorted(unknown)[0]!r} (expected rosetta, sequence,"
+                " chainbase)"
+            )
+    if server.max_header_bytes < 1024:
+        raise ConfigError("server.max_header_bytes: must be at least 1024")
+    if server.client_timeout <= 0:
+        raise ConfigError("server.client_timeout: must be positive")
+    if server.max_connections < 1:
+        raise ConfigError("server.max_connections: must be at least 1")
     if not 0 < settings.server.port < 65536:
         raise ConfigError(f"server.port: {settings.server.port} is not a TCP port")
     for i, net in enumerate(settings.networks):
@@ -232,6 +265,8 @@ def _check(settings: Settings, base_dir: Path) -> None:
             raise ConfigError(f"{where}.native.decimals: must be between 0 and 77")
         if net.rpc_timeout <= 0:
             raise ConfigError(f"{where}.rpc_timeout: must be positive")
+        if net.call_gas_cap < 21_000:
+            raise ConfigError(f"{where}.call_gas_cap: must be at least 21000")
         if net.rpc_retries < 0:
             raise ConfigError(f"{where}.rpc_retries: must not be negative")
         if net.index_start_block < 0:

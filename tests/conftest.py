@@ -26,6 +26,12 @@ from tests.workload import WorkloadResult, run_workload, write_token_list
 
 CHAIN_ID = 31337
 NETWORK = {"blockchain": "Ethereum", "network": "devnet"}
+# Keys and rate limits on the translator routes only: the tests' readiness polls of
+# /network/list then need no key and spend no budget.
+TRANSLATORS_ONLY = {
+    "ROSETTA_NODE_KEYED_APIS": "sequence,chainbase",
+    "ROSETTA_NODE_RATE_LIMITED_APIS": "sequence,chainbase",
+}
 
 
 @dataclass

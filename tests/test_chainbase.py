@@ -18,7 +18,7 @@ import requests
 
 from rosetta_node.addresses import checksum
 from rosetta_node.devnet import Anvil, free_port
-from tests.conftest import CHAIN_ID, Devnet, IndexedNode, JsonRpc, NodeProcess
+from tests.conftest import CHAIN_ID, TRANSLATORS_ONLY, Devnet, IndexedNode, JsonRpc, NodeProcess
 from tests.fault_proxy import FaultProxy
 from tests.spec_check import load_spec, validate_response
 from tests.test_token_service import transfer_pairs
@@ -488,6 +488,7 @@ def node_with(anvil: Anvil, devnet: Devnet) -> Iterator[Any]:
 
     def start(env: dict[str, str], rpc_url: str | None = None) -> NodeProcess:
         args = ["--rpc-url", rpc_url or anvil.url, "--chain-id", str(CHAIN_ID)]
+        env = {**TRANSLATORS_ONLY, **env}
         process = NodeProcess([*args, "--token-list", str(devnet.token_list)], env=env)
         started.append(process)
         process.wait()

@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from rosetta_node.devnet import Anvil, free_port
-from tests.conftest import CHAIN_ID, ROOT, wait_for_node
+from tests.conftest import CHAIN_ID, ROOT, TRANSLATORS_ONLY, wait_for_node
 
 pytestmark = pytest.mark.devnet  # every test here starts a node
 
@@ -99,6 +99,7 @@ def test_entrypoint_with_env_only_follows_the_node(image: Path) -> None:
         "ROSETTA_NODE_CHAIN_ID": str(CHAIN_ID),
         "ROSETTA_NODE_INDEX_DB": str(image.parent.parent / "data" / "index.sqlite"),
         "ROSETTA_NODE_API_KEYS": "container-key",
+        **TRANSLATORS_ONLY,
     }
     (image.parent.parent / "data").mkdir(exist_ok=True)
     process = subprocess.Popen(

@@ -8,7 +8,14 @@ from typing import Any
 
 import pytest
 
-from rosetta_node.api.access import Access, KeyCheck, RateLimiter, Refusal
+from rosetta_node.api.access import (
+    ENTRY_BYTES,
+    Access,
+    KeyCheck,
+    RateLimiter,
+    Refusal,
+    caller_id,
+)
 from rosetta_node.api.guard import Failure, Origin, guard
 from rosetta_node.engine.node_errors import NodeError
 from rosetta_node.errors import (
@@ -79,11 +86,11 @@ def _access(keys: list[str], per_minute: int) -> Access:
     return Access(KeyCheck(keys), RateLimiter(per_minute))
 
 
-def test_admit_checks_the_key_then_counts() -> None:
+def test_admit_checks_the_key_and_counts() -> None:
     access = _access(["k1"], 2)
     refused = access.admit(None, "10.0.0.1")
     assert refused is not None and refused.why is Refusal.NO_KEY
-    refused = access.admit("nope", "10.0.0.1")
+    refused = access.admit("nope", "10.0.0.4")
     assert refused is not None and refused.why is Refusal.WRONG_KEY
     assert access.admit("k1", "10.0.0.1") is None
     assert access.admit("k1", "10.0.0.2") is None  # one budget per key, whatever the address
@@ -92,9 +99,9 @@ def test_admit_checks_the_key_then_counts() -> None:
     assert limited.retry_after >= 1
 
 
-def test_admit_counting_refused_requests_limits_before_the_key_check() -> None:
+def test_admit_counts_refused_requests_before_the_key_check() -> None:
     access = _access(["k1"], 2)
-    answers = [access.admit("bad", "10.0.0.9", count_refused=True) for _ in range(3)]
+    answers = [access.admit("bad", "10.0.0.9") for _ in range(3)]
     assert [a.why for a in answers if a is not None] == [
         Refusal.WRONG_KEY,
         Refusal.WRONG_KEY,
@@ -108,3 +115,28 @@ def test_open_access_counts_by_address() -> None:
     assert access.admit(None, "10.0.0.2") is None
     limited = access.admit(None, "10.0.0.1")
     assert limited is not None and limited.why is Refusal.RATE_LIMITED
+
+
+def test_the_limiters_memory_is_bounded_in_bytes() -> None:
+    import tracemalloc
+
+    limiter = RateLimiter(60, max_bytes=400_000)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for n in range(5_000):  # a new caller each time, as forged addresses would be
+            limiter.take(caller_id(None, f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"))
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert len(limiter) == 400_000 // ENTRY_BYTES
+    assert held <= 400_000 * 1.1, held  # ENTRY_BYTES covers what one bucket really costs
+
+
+def test_callers_are_bounded_parsed_addresses() -> None:
+    assert caller_id(None, "10.0.0.1") == "a10.0.0.1"
+    assert caller_id(None, "::ffff:10.0.0.1") == "a10.0.0.1"
+    # One IPv6 host is one /64, not 2^64 callers; garbage is one caller, whatever its size.
+    assert caller_id(None, "2001:db8::1") == caller_id(None, "2001:db8::ffff:1")
+    assert caller_id(None, "x" * 1_000_000) == caller_id(None, "not an address") == "a?"
+    assert len(caller_id("k" * 1_000_000, None)) == 33

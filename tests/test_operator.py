@@ -13,7 +13,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from rosetta_node.devnet import Anvil, free_port
-from tests.conftest import CHAIN_ID, NETWORK, NodeProcess, RosettaClient
+from tests.conftest import CHAIN_ID, NETWORK, TRANSLATORS_ONLY, NodeProcess, RosettaClient
 
 pytestmark = pytest.mark.devnet  # every test here starts a node
 
@@ -124,7 +124,11 @@ def test_credentials_never_leak() -> None:
 def test_api_keys_never_leak(anvil: Anvil) -> None:
     keys = ["k3y-Alpha-0001", "k3y-Bravo-0002"]
     near_miss = "k3y-Alpha-0002"  # what a guesser sends: it must not be echoed either
-    env = {"ROSETTA_NODE_API_KEYS": ",".join(keys), "ROSETTA_NODE_LOG_LEVEL": "debug"}
+    env = {
+        "ROSETTA_NODE_API_KEYS": ",".join(keys),
+        "ROSETTA_NODE_LOG_LEVEL": "debug",
+        **TRANSLATORS_ONLY,
+    }
     process = NodeProcess(["--rpc-url", anvil.url, "--chain-id", str(CHAIN_ID)], env=env)
     try:
         process.wait()

@@ -21,7 +21,14 @@ import requests
 from rosetta_node.addresses import checksum
 from rosetta_node.devnet import Anvil, free_port
 from rosetta_node.index.transfers import TRANSFER_TOPIC
-from tests.conftest import CHAIN_ID, Devnet, IndexedNode, JsonRpc, NodeProcess
+from tests.conftest import (
+    CHAIN_ID,
+    TRANSLATORS_ONLY,
+    Devnet,
+    IndexedNode,
+    JsonRpc,
+    NodeProcess,
+)
 from tests.spec_check import validate_request, validate_response
 from tests.test_token_service import transfer_pairs
 
@@ -616,6 +623,7 @@ def keyed_node(anvil: Anvil, devnet: Devnet) -> Iterator[NodeProcess]:
         env={
             "ROSETTA_NODE_API_KEYS": "key-one-secret,key-two-secret",
             "ROSETTA_NODE_RATE_LIMIT_PER_MINUTE": "3",
+            **TRANSLATORS_ONLY,
         },
     )
     try:

@@ -25,6 +25,7 @@ from ..logs import request_id
 from ..metrics import LATENCY, REQUESTS, child
 from .access import Access
 from .chainbase import chainbase_routes
+from .errors import rosetta_refusal
 from .ops import ops_routes
 from .rosetta import RosettaRoute, rosetta_routes
 from .sequence import sequence_routes
@@ -49,6 +50,8 @@ _OUTCOMES = {e.code: _counted_as(e) for e in CATALOG}
 def outcome(path: str, status: int, code: Any) -> str:
     if status < 400:
         return "ok"
+    if status in (404, 405):  # a path or method nobody serves: the client's, whatever route
+        return "client_error"
     if path.startswith(("/rpc/", "/v1/")):  # translators: the HTTP status says it
         if status in (408, 502, 503, 504):
             return "node_error"
@@ -81,14 +84,19 @@ def _code_in(body: bytes) -> int | None:
 class App(Starlette):
     def __init__(self, engine: Engine, tokens: TokenService, **kwargs: Any) -> None:
         self.rosetta: dict[str, RosettaRoute[Any]] = {r.path: r for r in rosetta_routes(engine)}
-        access = Access.from_settings(engine.settings.server)  # one budget across both APIs
+        server = engine.settings.server
+        access = Access.from_settings(server)  # one budget across every API
+        self.access = access.for_api("rosetta", server)
         routes = [
             *(r.starlette_route() for r in self.rosetta.values()),
-            *sequence_routes(engine, tokens, access),
-            *chainbase_routes(engine, tokens, access),
+            *sequence_routes(engine, tokens, access.for_api("sequence", server)),
+            *chainbase_routes(engine, tokens, access.for_api("chainbase", server)),
             *ops_routes(),
         ]
         super().__init__(routes=routes, **kwargs)
+        # No redirect of "/path/" to "/path": Starlette builds it from the Host header, which
+        # the client chooses (an open redirect); such paths are simply not found.
+        self.router.redirect_slashes = False
         self.paths = {getattr(r, "path", "") for r in routes}
         self.max_body = engine.settings.server.max_body_bytes
         self.timeout = engine.settings.server.request_timeout
@@ -109,7 +117,13 @@ class App(Starlette):
         try:
             fast = self.rosetta.get(path)
             if fast is not None and scope["method"] == "POST":
-                status, body, code = await fast.answer(scope, receive, self.max_body, self.timeout)
+                refused = self.access.active and rosetta_refusal(self.access, scope)
+                if refused:
+                    status, body, code = refused
+                else:
+                    status, body, code = await fast.answer(
+                        scope, receive, self.max_body, self.timeout
+                    )
                 headers = [
                     _JSON,
                     (b"content-length", b"%d" % len(body)),

@@ -24,6 +24,7 @@ from starlette.routing import BaseRoute, Route
 from ..addresses import checksum
 from ..engine import Engine
 from ..engine.chain import Header
+from ..engine.headers import MAX_INDEX
 from ..engine.node import NetworkEngine
 from ..index.service import MAX_HOLDERS_SCAN, TokenInfo, TokenService
 from .access import Access
@@ -113,10 +114,14 @@ class Params:
             if not text.isascii() or len(text) > 20:
                 raise ValueError
             if text[:2] in ("0x", "0X"):
-                return int(text[2:], 16)
-            if text.isdigit():
-                return int(text)
-            raise ValueError
+                number = int(text[2:], 16)
+            elif text.isdigit():
+                number = int(text)
+            else:
+                raise ValueError
+            if number > MAX_INDEX:  # int64, as every block number (the index stores them so)
+                raise ValueError
+            return number
         except ValueError:
             raise ApiError(
                 422,
@@ -222,7 +227,7 @@ class Chainbase:
     async def answer(self, request: Request, params: Params, handler: Handler) -> Response:
         """API key (401) and rate limit (429) first; the key is never echoed nor kept in clear."""
         client = request.client.host if request.client else None
-        refused = self.access.admit(request.headers.get("x-api-key"), client, count_refused=True)
+        refused = self.access.admit(request.headers.get("x-api-key"), client)
         if refused is not None:
             raise refused_error(refused, self.access.limiter.per_minute)
         engine = self.tokens.by_chain_id(params.chain_id())

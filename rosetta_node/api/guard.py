@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from ..engine.node_errors import NodeError
 from ..errors import INTERNAL_ERROR, NODE_TIMEOUT, CatalogError, ErrorDef
+from .body import reading_body, too_slow
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,9 @@ async def guard(
         if limit is None:  # not our limit: somebody else's timeout escaped, a bug
             return _unexpected(where)
         reason = f"the request took longer than {limit:g} s"
+        if reading_body.get():  # the time ran out while the client was still sending
+            slow = too_slow(reason + ", its body still arriving")
+            return Failure(slow.error, slow.details, Origin.CATALOG)
         return Failure(NODE_TIMEOUT, {"reason": reason}, Origin.TIMEOUT)
     except NodeError as exc:  # (before CatalogError: a NodeError is one)
         return Failure(exc.error, exc.details, Origin.NODE)

@@ -35,7 +35,7 @@ from starlette.routing import BaseRoute, Match, NoMatchFound, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..engine import Engine
-from ..errors import CatalogError
+from ..errors import CLIENT_TOO_SLOW, CatalogError
 from ..index.service import TokenService
 from . import sequence_balances, sequence_by_contract, sequence_status
 from .access import Access
@@ -56,6 +56,7 @@ from .sequence_wire import (
     bad_route,
     reason,
     refused_error,
+    timeout,
     webrpc_error,
 )
 
@@ -179,18 +180,20 @@ class Gateway:
         return error_response(bad_route(f"no such method: {path}"))
 
     async def endpoint(self, request: Request) -> Response:
-        # The checks and the body read are guarded too, but only the method has the time limit
-        # (a slow upload is the client's time); both guards' failures come out the same way.
+        # One time limit for the checks, the body read and the method: a slow upload is
+        # bounded too (and worded as the client's slowness, not the node's).
+        limit: float = request.app.state.request_timeout
+        path = request.scope["path"]
         try:
-            outcome = await guard(self.call(request), request.scope["path"], keep=(WebrpcError,))
+            outcome = await guard(self.call(request), path, limit, keep=(WebrpcError,))
         except WebrpcError as exc:
             return error_response(exc)
         if isinstance(outcome, Failure):
             return error_response(webrpc_error(outcome))
         return Response(_encode(outcome), media_type="application/json")
 
-    async def call(self, request: Request) -> WireAnswer | Failure:
-        """The method's answer or failure; every refusal is raised, for :meth:`endpoint`."""
+    async def call(self, request: Request) -> WireAnswer:
+        """The method's answer; every refusal and failure is raised, for :meth:`endpoint`."""
         name = request.scope["path"].removeprefix(PREFIX)
         method = self.methods.get(name)
         if method is None:  # e.g. a trailing newline that the route's regex let through
@@ -201,10 +204,10 @@ class Gateway:
         try:
             body = await read_body(request)
         except CatalogError as exc:
+            if exc.error is CLIENT_TOO_SLOW:
+                raise timeout(reason(exc)) from None
             raise bad_request(reason(exc)) from None
-        parsed = method.decode(body)
-        limit: float = request.app.state.request_timeout
-        return await guard(method.handler(parsed), request.scope["path"], limit, (WebrpcError,))
+        return await method.handler(method.decode(body))
 
     def admit(self, request: Request) -> None:
         """X-Access-Key when keys are configured, then the rate limit (per key, else address)."""

@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 
-from ..errors import MALFORMED_JSON, NODE_TIMEOUT, CatalogError, ErrorDef, Kind
+from ..errors import CLIENT_TOO_SLOW, MALFORMED_JSON, NODE_TIMEOUT, CatalogError, ErrorDef, Kind
 from .access import Refusal, Refused
 from .guard import Failure, Origin
 
@@ -146,7 +146,7 @@ def cause(failure: Failure) -> str:
 def webrpc_error(failure: Failure) -> WebrpcError:
     """A failure as the webrpc error of a call that failed as a whole, by its entry's kind."""
     error, text = failure.error, cause(failure)
-    if error is NODE_TIMEOUT:  # the request's time limit, or the node's
+    if error is NODE_TIMEOUT or error is CLIENT_TOO_SLOW:  # a time limit: ours or the node's
         return timeout(text)
     if error.kind is Kind.CLIENT:
         return bad_request(text) if error is MALFORMED_JSON else invalid_argument(text)

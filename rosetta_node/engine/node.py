@@ -74,6 +74,7 @@ class NetworkEngine:
             timeout=settings.rpc_timeout,
             retries=settings.rpc_retries,
             max_connections=settings.rpc_max_connections,
+            call_gas_cap=settings.call_gas_cap,
         )
         self.node = NodeClient(self.rpc)  # every read of the node goes through this
         self.cache = ChainCache()

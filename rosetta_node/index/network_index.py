@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from ..engine.node import NetworkEngine
 from ..metrics import INDEX_HEAD, INDEX_LAG
 from .follower import Indexer
-from .model import Cursor, IndexStore, WriterBusy
+from .model import Cursor, IndexStore, IndexStoreError, WriterBusy
 from .open import claim_writer, open_store
+from .sqlite import damage
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,10 @@ class NetworkIndex:
         # The store is named after the network, known once the node told its chain id.
         while self.engine.identifier is None:
             await asyncio.sleep(0.5)
+        if self.settings.index_db:  # (off the event loop: it reads the whole file)
+            problem = await asyncio.to_thread(damage, self.settings.index_db)
+            if problem is not None:
+                raise IndexStoreError(problem)
         store = open_store(self.settings, self.engine.name)
         # A PostgreSQL index is shared by replicas: this one answers from it at once, and
         # follows the head only once it holds the index's writer lock (one writer; a
@@ -139,11 +144,11 @@ class NetworkIndex:
     def _problems(self, cursor: Cursor | None, lag: int | None) -> list[str]:
         if not self.configured:
             return []
-        if cursor is None:
-            return [f"index of {self.engine.name} has not indexed a block yet"]
         problems = []
         if self.problem:
             problems.append(f"index of {self.engine.name}: {self.problem}")
+        if cursor is None:
+            return [*problems, f"index of {self.engine.name} has not indexed a block yet"]
         if lag is not None and lag > self.settings.index_max_lag:
             problems.append(
                 f"index of {self.engine.name} is {lag} blocks behind the head "

@@ -14,6 +14,8 @@ single writer thread, reads on a small pool of reader threads, each with its own
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -35,9 +37,27 @@ from .model import (
 )
 from .sqlite_index import SqliteIndex
 
-__all__ = ["SqliteIndex", "SqliteStore", "open_dump"]
+__all__ = ["SqliteIndex", "SqliteStore", "damage", "open_dump"]
 
 T = TypeVar("T")
+
+
+def damage(path: str | Path) -> str | None:
+    """What SQLite's quick_check finds wrong with the index file (None: fine, or no file yet).
+
+    Run before the index is opened: bytes overwritten inside the file pass opening it and
+    reading the cursor, then fail every query that touches them."""
+    if not Path(path).exists():
+        return None
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as con:
+            rows = con.execute("PRAGMA quick_check(3)").fetchall()
+    except sqlite3.DatabaseError as exc:
+        return f"index file {path} is damaged ({exc}); remove it to rebuild the index"
+    found = "; ".join(str(r[0]) for r in rows)
+    if found == "ok":
+        return None
+    return f"index file {path} is damaged ({found[:300]}); remove it to rebuild the index"
 
 
 class SqliteStore:

@@ -7,7 +7,9 @@ under load, and nothing waits longer than one loop iteration. Each caller still 
 results in its own order; one element's JSON-RPC error stays in its slot. Transport
 failures (connection errors, timeouts, HTTP 5xx, unparseable bodies) are retried, because every
 method sent through here is a read and so safe to repeat; a JSON-RPC error object is the node's
-answer and is handed back to the caller, never retried.
+answer and is handed back to the caller, never retried. Every ``eth_call`` goes out with at
+most ``call_gas_cap`` gas (the caller's gas, else the cap), and one that timed out is not sent
+again: the node may still be running it, and a call that ran out of time runs out again.
 """
 
 from __future__ import annotations
@@ -97,12 +99,15 @@ class RpcClient:
         retries: int = 2,
         max_connections: int = 32,
         max_batch: int = 100,
+        call_gas_cap: int = 50_000_000,
     ) -> None:
         self.url = url
         self.name = name  # a credential-free label for errors and logs
         self.timeout = timeout
         self.retries = retries
         self.max_batch = max_batch
+        self.call_gas_cap = call_gas_cap
+        self._cap_hex = hex(call_gas_cap)
         self._transport = HttpTransport(url, max_connections=max_connections)
         self._next_id = 1
         # Callers waiting for this loop iteration's POST, by timeout: calls with different
@@ -269,7 +274,7 @@ class RpcClient:
             try:
                 return await self._send(calls, timeout)
             except _Transient as exc:
-                if attempt >= self.retries:
+                if attempt >= self.retries or _timed_out_call(exc, calls):
                     for method, _ in calls:
                         RPC_ERRORS.labels(method, "transport").inc()
                     raise exc.error from None
@@ -281,7 +286,10 @@ class RpcClient:
         # One _send's ids are consecutive: first_id, first_id + 1, ...
         first_id = self._next_id
         self._next_id = first_id + len(calls)
-        payload = [_Request("2.0", i, m, p) for i, (m, p) in enumerate(calls, first_id)]
+        payload = [
+            _Request("2.0", i, m, self._capped(p) if m == "eth_call" else p)
+            for i, (m, p) in enumerate(calls, first_id)
+        ]
         expected = self.expect_chain_id
         guard_id = -first_id  # ids we make are positive: this one cannot collide
         if expected is not None:
@@ -334,6 +342,20 @@ class RpcClient:
                 raise self._transient(NODE_ERROR, calls, single, reason=reason)
         return results
 
+    def _capped(self, params: Sequence[Any]) -> Sequence[Any]:
+        """eth_call's params with the transaction's gas at most the cap (the cap when absent)."""
+        tx = params[0] if params else None
+        if not isinstance(tx, dict):
+            return params  # not a call object: the node refuses it itself
+        gas = tx.get("gas")
+        if isinstance(gas, str) and gas[:2] == "0x" and len(gas) <= 18:
+            try:
+                if int(gas, 16) <= self.call_gas_cap:
+                    return params
+            except ValueError:
+                pass  # not hex: the cap replaces it
+        return [{**tx, "gas": self._cap_hex}, *params[1:]]
+
     @staticmethod
     def _in_call_order(decoded: list[_Reply], first_id: int, count: int) -> list[_Reply | None]:
         """The answer to each call (by id), None where the node left one out."""
@@ -370,6 +392,10 @@ class RpcClient:
             raise CatalogError(
                 WRONG_CHAIN, {"node": self.name, "node_chain_id": served, "configured": expected}
             )
+
+
+def _timed_out_call(exc: _Transient, calls: Sequence[Call]) -> bool:
+    return exc.error.error is NODE_TIMEOUT and any(m == "eth_call" for m, _ in calls)
 
 
 def _rpc_error(method: str, error: Any) -> RpcError:
