@@ -19,7 +19,7 @@ class Kind(StrEnum):
 
     CLIENT = "client"  # the request is wrong: the client must change it
     NODE = "node"  # the RPC node failed, is behind or lacks the data
-    INDEX = "index"  # the Transfer-log index is missing or behind
+    INDEX = "index"  # the Transfer-log or history index is missing or behind
     INTERNAL = "internal"  # a bug: logged
 
 
@@ -183,6 +183,19 @@ INDEX_BEHIND = _index(
     "Token index has not reached this block yet",
     True,
     "The Transfer-log index is still catching up (or starting); ask again shortly.",
+)
+HISTORY_NOT_CONFIGURED = _index(
+    33,
+    "Transaction history is not configured for this network",
+    False,
+    "/events/blocks and /search/transactions need the history index (history = true and"
+    " index_db or index_url in the settings).",
+)
+HISTORY_BEHIND = _index(
+    34,
+    "Transaction history has not reached this block yet",
+    True,
+    "The history index is still catching up (or starting); ask again shortly.",
 )
 INTERNAL_ERROR = ErrorDef(
     30,

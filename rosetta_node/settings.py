@@ -83,6 +83,10 @@ class NetworkSettings(msgspec.Struct, forbid_unknown_fields=True):
     index_retention: int = 256
     index_poll_interval: float = 1.0  # serve: how often the follower polls the head
     index_max_lag: int = 64  # /readyz: the index may trail the head by this many blocks
+    # History index (/events/blocks, /search/transactions): every operation of /block, kept
+    # in the same store as the Transfer-log index (index_db or index_url), from this block.
+    history: bool = False
+    history_start_block: int = 0
     # Confirm state reads at the head block (Chain.read_state): "auto" does for anvil, whose
     # head state is its live database; "on" for other nodes like it; "off" never.
     head_read_check: str = "auto"
@@ -277,6 +281,12 @@ def _check(settings: Settings, base_dir: Path) -> None:
             raise ConfigError(f"{where}.index_retention: must be at least 1")
         if net.index_poll_interval <= 0:
             raise ConfigError(f"{where}.index_poll_interval: must be positive")
+        if net.history_start_block < 0:
+            raise ConfigError(f"{where}.history_start_block: must not be negative")
+        if net.history and not (net.index_db or net.index_url):
+            raise ConfigError(
+                f"{where}.history: the history lives in the index store: give index_db or index_url"
+            )
         if net.index_max_lag < 0:
             raise ConfigError(f"{where}.index_max_lag: must not be negative")
         if net.family is not None and net.family not in ("ethereum", "op-stack"):

@@ -120,6 +120,8 @@ class Allow(Base):
     balance_exemptions: list[dict[str, Any]]
     mempool_coins: bool
     timestamp_start_index: int | None = None
+    block_hash_case: str | None = None
+    transaction_hash_case: str | None = None
 
 
 class SyncStatus(Base):
@@ -173,6 +175,28 @@ class BlockTransactionRequest(Request):
 class MempoolTransactionRequest(Request):
     network_identifier: NetworkIdentifier
     transaction_identifier: TransactionIdentifier
+
+
+class EventsBlocksRequest(Request):
+    network_identifier: NetworkIdentifier
+    offset: int | None = None
+    limit: int | None = None
+
+
+class SearchTransactionsRequest(Request):
+    network_identifier: NetworkIdentifier
+    operator: str | None = None
+    max_block: int | None = None
+    offset: int | None = None
+    limit: int | None = None
+    transaction_identifier: TransactionIdentifier | None = None
+    account_identifier: AccountIdentifier | None = None
+    coin_identifier: dict[str, Any] | None = None
+    currency: Currency | None = None
+    status: str | None = None
+    type: str | None = None
+    address: str | None = None
+    success: bool | None = None
 
 
 class CallRequest(Request):
@@ -229,3 +253,29 @@ class MempoolTransactionResponse(Base):
 class CallResponse(Base):
     result: dict[str, Any]
     idempotent: bool
+
+
+class BlockEvent(Base):
+    sequence: int
+    block_identifier: BlockIdentifier
+    type: str  # block_added or block_removed
+
+
+class EventsBlocksResponse(Base):
+    max_sequence: int
+    events: list[BlockEvent]
+    # Ours: the newest block of the history this answer was read with (None: empty history).
+    block_identifier: BlockIdentifier | None = None
+
+
+class BlockTransaction(Base):
+    block_identifier: BlockIdentifier
+    transaction: msgspec.Raw  # the Transaction as /block gave it, stored encoded
+
+
+class SearchTransactionsResponse(Base):
+    transactions: list[BlockTransaction]
+    total_count: int
+    next_offset: int | None = None
+    # Ours: the newest block of the history this answer was read with (None: empty history).
+    block_identifier: BlockIdentifier | None = None

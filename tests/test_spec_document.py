@@ -33,6 +33,8 @@ ROUTES = {
     "/mempool",
     "/mempool/transaction",
     "/call",
+    "/events/blocks",
+    "/search/transactions",
 }
 # Account-based chain: /account/coins never succeeds, so it documents no 200.
 ERROR_ONLY_ROUTES = {"/account/coins"}
@@ -696,7 +698,7 @@ def test_unknown_route_method_and_status_raise():
     with pytest.raises(AssertionError, match="status 503 is not documented"):
         validate_response("/block", 503, {"code": 1, "message": "x", "retriable": True})
     with pytest.raises(AssertionError, match="not in the spec"):
-        validate_request("/events/blocks", {"network_identifier": NETWORK})
+        validate_request("/construction/preprocess", {"network_identifier": NETWORK})
     with pytest.raises(FileNotFoundError):
         spec_routes("no-such-spec.yaml")
 

@@ -20,6 +20,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from ..engine import Engine
 from ..errors import CATALOG, ErrorDef, Kind
+from ..index.history_service import HistoryService
 from ..index.service import TokenService
 from ..logs import request_id
 from ..metrics import LATENCY, REQUESTS, child
@@ -82,8 +83,12 @@ def _code_in(body: bytes) -> int | None:
 
 
 class App(Starlette):
-    def __init__(self, engine: Engine, tokens: TokenService, **kwargs: Any) -> None:
-        self.rosetta: dict[str, RosettaRoute[Any]] = {r.path: r for r in rosetta_routes(engine)}
+    def __init__(
+        self, engine: Engine, tokens: TokenService, history: HistoryService, **kwargs: Any
+    ) -> None:
+        self.rosetta: dict[str, RosettaRoute[Any]] = {
+            r.path: r for r in rosetta_routes(engine, history)
+        }
         server = engine.settings.server
         access = Access.from_settings(server)  # one budget across every API
         self.access = access.for_api("rosetta", server)
@@ -102,6 +107,7 @@ class App(Starlette):
         self.timeout = engine.settings.server.request_timeout
         self.state.engine = engine
         self.state.tokens = tokens
+        self.state.history = history
         self.state.max_body_bytes = self.max_body
         self.state.request_timeout = self.timeout
 
@@ -168,15 +174,18 @@ class App(Starlette):
 
 def create_app(engine: Engine) -> App:
     tokens = TokenService(engine.networks)
+    history = HistoryService(engine.networks)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await engine.start()
         tokens.start()  # index followers, for networks with an index configured
+        history.start()  # history followers, for networks with the history on
         try:
             yield
         finally:
+            await history.stop()
             await tokens.stop()
             await engine.stop()
 
-    return App(engine, tokens, lifespan=lifespan)
+    return App(engine, tokens, history, lifespan=lifespan)

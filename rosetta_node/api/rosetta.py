@@ -18,15 +18,18 @@ from starlette.types import Receive, Scope
 
 from ..engine import Engine
 from ..errors import INVALID_REQUEST, MALFORMED_JSON, CatalogError
+from ..index.history_service import HistoryService
 from ..types import (
     AccountBalanceRequest,
     AccountCoinsRequest,
     BlockRequest,
     BlockTransactionRequest,
     CallRequest,
+    EventsBlocksRequest,
     MempoolTransactionRequest,
     MetadataRequest,
     NetworkRequest,
+    SearchTransactionsRequest,
 )
 from .body import NOT_JSON, read_limited
 from .errors import rosetta_answer
@@ -85,7 +88,7 @@ class RosettaRoute(Generic[T]):
         return Route(self.path, endpoint, methods=["POST"], name=self.path)
 
 
-def rosetta_routes(engine: Engine) -> list[RosettaRoute[Any]]:
+def rosetta_routes(engine: Engine, history: HistoryService) -> list[RosettaRoute[Any]]:
     return [
         RosettaRoute("/network/list", MetadataRequest, lambda _: engine.network.list()),
         RosettaRoute("/network/status", NetworkRequest, engine.network.status),
@@ -97,4 +100,9 @@ def rosetta_routes(engine: Engine) -> list[RosettaRoute[Any]]:
         RosettaRoute("/mempool", NetworkRequest, engine.mempool.mempool),
         RosettaRoute("/mempool/transaction", MempoolTransactionRequest, engine.mempool.transaction),
         RosettaRoute("/call", CallRequest, engine.call.call),
+        # The indexer routes, over the history index (errors 33/34 where it is off or behind).
+        RosettaRoute("/events/blocks", EventsBlocksRequest, history.events_blocks),
+        RosettaRoute(
+            "/search/transactions", SearchTransactionsRequest, history.search_transactions
+        ),
     ]

@@ -94,5 +94,8 @@ class NetworkService:
                 balance_exemptions=[],
                 mempool_coins=False,
                 timestamp_start_index=start_index,
+                # Hashes are answered, stored and searched (/search/transactions) lower-case.
+                block_hash_case="lower_case",
+                transaction_hash_case="lower_case",
             ),
         )

@@ -4,26 +4,45 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 from . import batch
-from .model import BlockLogs, ChainMismatch, Cursor, IndexStoreError, ReorgTooDeep
+from .model import ChainMismatch, Cursor, IndexStoreError, ReorgTooDeep
 
 
-def check_batch(blocks: Sequence[BlockLogs], cursor: Cursor) -> None:
+class Linked(Protocol):
+    """A block as both indexes hand it to their store (Transfer logs or history rows)."""
+
+    @property
+    def number(self) -> int: ...
+
+    @property
+    def hash(self) -> str: ...
+
+    @property
+    def parent_hash(self) -> str: ...
+
+
+def check_batch(blocks: Sequence[Linked], cursor: Cursor) -> None:
     """``cursor`` must name the last of ``blocks`` (checked before any transaction)."""
     if not blocks or blocks[-1].number != cursor.number or blocks[-1].hash != cursor.hash:
         raise ValueError("cursor must name the last block of `blocks`")
 
 
-def check_extends(current: Cursor | None, blocks: Sequence[BlockLogs]) -> None:
+def check_extends(
+    current: Cursor | None, blocks: Sequence[Linked], *, contiguous: bool = False
+) -> None:
     """Raise :class:`ChainMismatch` unless ``blocks`` extend the indexed chain at ``current``.
 
     Numbers must ascend past the cursor; consecutive numbers must link by parent hash (a
-    backfill batch is sparse, so only neighbours can be checked).
+    Transfer backfill batch is sparse, so only neighbours can be checked; the history's
+    blocks are ``contiguous``: each must be the next number).
     """
     prev_number = -1 if current is None else current.number
     prev_hash = None if current is None else current.hash
     for block in blocks:
+        if contiguous and prev_hash is not None and block.number != prev_number + 1:
+            raise ChainMismatch(f"block {block.number} does not follow block {prev_number}")
         if block.number <= prev_number:
             raise ChainMismatch(
                 f"block {block.number} does not come after indexed block {prev_number}"
@@ -40,7 +59,7 @@ def check_extends(current: Cursor | None, blocks: Sequence[BlockLogs]) -> None:
 def apply_floor(
     current: Cursor | None,
     stored_floor: int | None,
-    blocks: Sequence[BlockLogs],
+    blocks: Sequence[Linked],
     cursor: Cursor,
     head: int | None,
     retention: int,

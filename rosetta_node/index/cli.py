@@ -65,6 +65,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--to-block", type=int, metavar="N", help="stop after this block")
     parser.add_argument(
+        "--history",
+        action="store_true",
+        help="build the history index (every /block operation, for /search/transactions and "
+        "/events/blocks) instead of the Transfer-log index; --start-block defaults to the "
+        "history_start_block setting",
+    )
+    parser.add_argument(
+        "--token-list", metavar="FILE", help="tracked ERC-20s (--history: their operations)"
+    )
+    parser.add_argument(
+        "--history-batch",
+        type=int,
+        default=32,
+        metavar="BLOCKS",
+        help="--history: blocks read and committed together (default 32)",
+    )
+    parser.add_argument(
         "--confirmations",
         type=int,
         metavar="N",
@@ -133,9 +150,8 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _network(args: argparse.Namespace) -> NetworkSettings:
-    settings = load_settings(
-        args.config, overrides={"rpc_url": args.rpc_url, "chain_id": args.chain_id}
-    )
+    overrides = {"rpc_url": args.rpc_url, "chain_id": args.chain_id, "token_list": args.token_list}
+    settings = load_settings(args.config, overrides=overrides)
     return settings.networks[0]
 
 
@@ -181,6 +197,10 @@ def _target(args: argparse.Namespace, net: NetworkSettings) -> _Target:
 
 async def _run(args: argparse.Namespace, net: NetworkSettings) -> int:
     target = _target(args, net)
+    if args.history:
+        from .history_cli import run_history
+
+        return await run_history(args, net, target.db, target.url, target.confirmations)
     label = redact_url(net.rpc_url)
     rpc = RpcClient(
         net.rpc_url,
@@ -229,17 +249,22 @@ async def _index(args: argparse.Namespace, indexer: Indexer) -> None:
     bar = None if args.quiet else ProgressBar(sys.stderr)
     try:
         if args.follow:
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                with contextlib.suppress(NotImplementedError):
-                    loop.add_signal_handler(sig, stop.set)
-            await indexer.follow(args.poll_interval, stop, bar)
+            await indexer.follow(args.poll_interval, stop_on_signal(), bar)
         else:
             await indexer.backfill(args.to_block, bar, bulk=args.bulk)
     finally:
         if bar is not None:
             bar.close()
+
+
+def stop_on_signal() -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM (a follower's stop)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    return stop
 
 
 async def _chain_id(rpc: RpcClient, net: NetworkSettings) -> int:

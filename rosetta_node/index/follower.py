@@ -26,11 +26,12 @@ import logging
 from ..engine.chain import Header
 from ..engine.node_client import NodeClient
 from ..rpc import RpcClient
+from .chain_check import check_genesis, find_fork
 from .commit_queue import CommitQueue
 from .errors import Inconsistent, IndexerError, Transient
 from .fetch_window import FetchWindow
 from .log_source import FetchedRange, LogSource
-from .model import BlockLogs, ChainMismatch, Cursor, IndexStore, ReorgTooDeep
+from .model import BlockLogs, ChainMismatch, Cursor, IndexStore
 from .progress import ProgressCallback, ProgressEvent
 from .range_sizer import RangeSizer
 
@@ -95,17 +96,7 @@ class Indexer:
         cursor = await self.store.cursor()
         if self._prepared:
             return cursor
-        genesis = await self.source.header(0)
-        if genesis is None:
-            raise IndexerError("node has no genesis block")
-        known = await self.store.get_meta("genesis_hash")
-        if known is None:
-            await self.store.set_meta("genesis_hash", genesis.hash)
-        elif known != genesis.hash:
-            raise IndexerError(
-                f"the index database belongs to the chain with genesis {known}, "
-                f"the node serves genesis {genesis.hash}"
-            )
+        await check_genesis(self.store, self.source)
         if cursor is None and self.start_block > 0:
             cursor = await self._start_before(self.start_block)
         elif cursor is not None:
@@ -133,23 +124,7 @@ class Indexer:
 
     async def find_fork(self) -> int:
         """The highest stored block the node still has on its canonical chain."""
-        below: int | None = None
-        floor = await self.store.floor()
-        while True:
-            stored = await self.store.recent_blocks(below, 64)
-            if floor is not None:
-                stored = [c for c in stored if c.number >= floor]  # older ones cannot be undone
-            if not stored:
-                raise ReorgTooDeep(
-                    f"no indexed block down to the floor {floor} is on the node's chain; the "
-                    "reorg is deeper than the retention: re-index"
-                )
-            headers = await self.source.headers([c.number for c in stored])
-            for candidate in stored:
-                header = headers[candidate.number]
-                if header is not None and header.hash == candidate.hash:
-                    return candidate.number
-            below = stored[-1].number
+        return await find_fork(self.store, self.source)
 
     async def recover(self) -> Cursor:
         """Roll the index back to the fork point with the node's canonical chain."""

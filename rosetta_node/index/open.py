@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..settings import ConfigError, NetworkSettings
+from .history_model import HistoryStore
 from .model import IndexStore
 from .sqlite import SqliteStore
 
@@ -39,7 +40,7 @@ def store_label(settings: NetworkSettings) -> str:
     return settings.index_db or "(none)"
 
 
-async def claim_writer(store: IndexStore, *, wait: bool, poll: float = 1.0) -> bool:
+async def claim_writer(store: IndexStore | HistoryStore, *, wait: bool, poll: float = 1.0) -> bool:
     """Make this process the one that writes ``store``; True when it is.
 
     A SQLite file has one process by design; a PostgreSQL index is shared by replicas and
@@ -51,5 +52,5 @@ async def claim_writer(store: IndexStore, *, wait: bool, poll: float = 1.0) -> b
         return True
     if not wait:
         return bool(await lock())
-    await store.wait_writer(poll)  # type: ignore[attr-defined]
+    await store.wait_writer(poll)  # type: ignore[union-attr]
     return True

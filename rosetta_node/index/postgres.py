@@ -14,7 +14,6 @@ and builds them back, as in SQLite.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from . import batch, checks, sql
 from .model import (
@@ -28,7 +27,7 @@ from .model import (
     TokenHolding,
     WriterBusy,
 )
-from .postgres_session import Connection, PostgresSession, redact_dsn, schema_name
+from .postgres_session import Connection, PostgresSession, columns, redact_dsn, schema_name
 
 __all__ = ["PostgresStore", "WriterBusy", "redact_dsn", "schema_name"]
 
@@ -59,17 +58,6 @@ _RESTORE_PAIRS = (
     "FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS s(contract, account, prev) "
     "WHERE h.contract = s.contract AND h.account = s.account"
 )
-_KNOWN_ADDRESSES = "SELECT address, id FROM {s}.addresses WHERE address = ANY($1::text[])"
-_NEW_ADDRESSES = (
-    "INSERT INTO {s}.addresses(address) "
-    "SELECT a FROM unnest($1::text[]) WITH ORDINALITY AS t(a, i) ORDER BY i "
-    "RETURNING address, id"
-)
-
-
-def _columns(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
-    """Rows as columns, the arrays ``unnest`` takes."""
-    return [list(column) for column in zip(*rows, strict=True)]
 
 
 class PostgresStore(PostgresSession):
@@ -84,10 +72,6 @@ class PostgresStore(PostgresSession):
     async def _block_hash(self, con: Connection, number: int) -> str | None:
         value = await con.fetchval(self._sql(sql.BLOCK_HASH), number)
         return None if value is None else str(value)
-
-    async def _address_id(self, con: Connection, address: str) -> int | None:
-        value = await con.fetchval(self._sql(sql.ADDRESS_ID), address.lower())
-        return None if value is None else int(value)
 
     async def cursor(self) -> Cursor | None:
         return await self._progress(self._cursor)
@@ -267,21 +251,6 @@ class PostgresStore(PostgresSession):
         checks.check_batch(blocks, cursor)
         await self._write(lambda con: self._apply(con, blocks, cursor, head))
 
-    async def _resolve(self, con: Connection, addresses: set[str]) -> dict[str, int]:
-        """address -> id for (at least) ``addresses``, inserting the new ones."""
-        cache = self._ids
-        missing = cache.lookup(addresses)
-        ids = cache.young
-        if missing:
-            missing.sort()  # ids in address order within a batch, as SQLite assigns them
-            known = await con.fetch(self._sql(_KNOWN_ADDRESSES), missing)
-            ids.update((a, int(i)) for a, i in known)
-            if len(known) < len(missing):
-                new = [a for a in missing if a not in ids]
-                inserted = await con.fetch(self._sql(_NEW_ADDRESSES), new)
-                ids.update((a, int(i)) for a, i in inserted)
-        return ids
-
     async def _apply(
         self, con: Connection, blocks: Sequence[BlockLogs], cursor: Cursor, head: int | None
     ) -> None:
@@ -296,9 +265,9 @@ class PostgresStore(PostgresSession):
             await self._journal_rows(con, blocks, floor, ids) if blocks[-1].number > floor else []
         )
         if touched:
-            await con.execute(self._sql(_UNNEST_HOLDING), *_columns(touched))
+            await con.execute(self._sql(_UNNEST_HOLDING), *columns(touched))
         if journal:
-            await con.execute(self._sql(_UNNEST_JOURNAL), *_columns(journal))
+            await con.execute(self._sql(_UNNEST_JOURNAL), *columns(journal))
         kept = batch.kept_blocks(blocks, floor, cursor.number)
         await con.execute(
             self._sql(_UNNEST_BLOCKS),
@@ -322,7 +291,7 @@ class PostgresStore(PostgresSession):
         touched_in, wanted = batch.pairs_by_block(blocks, floor, ids)
         if not wanted:
             return []
-        stored = await con.fetch(self._sql(_STORED_PAIRS), *_columns(list(wanted)))
+        stored = await con.fetch(self._sql(_STORED_PAIRS), *columns(list(wanted)))
         return batch.undo_rows(touched_in, floor, wanted, stored)
 
     async def rollback_to(self, number: int) -> Cursor:
@@ -337,9 +306,9 @@ class PostgresStore(PostgresSession):
         target = checks.rollback_target(number, await self._block_hash(con, number))
         gone, back = batch.restore_plan(await con.fetch(self._sql(sql.UNDO_JOURNAL), number))
         if gone:
-            await con.execute(self._sql(_DELETE_PAIRS), *_columns(gone))
+            await con.execute(self._sql(_DELETE_PAIRS), *columns(gone))
         if back:
-            await con.execute(self._sql(_RESTORE_PAIRS), *_columns(back))
+            await con.execute(self._sql(_RESTORE_PAIRS), *columns(back))
         await con.execute(self._sql(sql.DROP_JOURNAL_ABOVE), number)
         await con.execute(self._sql(sql.DROP_BLOCKS_ABOVE), number)
         await con.execute(self._sql(sql.MOVE_CURSOR), target.number, target.hash, self.network)

@@ -34,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -81,6 +81,21 @@ CREATE TABLE IF NOT EXISTS {s}.journal(
     PRIMARY KEY(block_number, contract, account));
 """ + "".join(f"CREATE OR REPLACE VIEW {view};\n" for view in sql.VIEWS)
 
+_KNOWN_ADDRESSES = "SELECT address, id FROM {s}.addresses WHERE address = ANY($1::text[])"
+# Two writers (the Transfer index and the history) may add the same address at once: the
+# later one waits for the first's commit, skips the row and reads the id after.
+_NEW_ADDRESSES = (
+    "INSERT INTO {s}.addresses(address) "
+    "SELECT a FROM unnest($1::text[]) WITH ORDINALITY AS t(a, i) ORDER BY i "
+    "ON CONFLICT (address) DO NOTHING RETURNING address, id"
+)
+
+
+def columns(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
+    """Rows as columns, the arrays ``unnest`` takes."""
+    return [list(column) for column in zip(*rows, strict=True)]
+
+
 # Connections that died, or that asyncpg refuses to use any more.
 _LOST = (asyncpg.exceptions.ConnectionDoesNotExistError, asyncpg.exceptions.InterfaceError, OSError)
 
@@ -116,7 +131,7 @@ def _secret(url: str) -> str | None:
     return unquote(password) if password else None
 
 
-def _lock_key(purpose: str, schema: str) -> int:
+def lock_key(purpose: str, schema: str) -> int:
     """A signed 64-bit advisory lock key for ``purpose`` on ``schema``."""
     digest = hashlib.sha256(f"rosetta-node index {purpose} {schema}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
@@ -147,8 +162,8 @@ class PostgresSession:
         self.readers = max(1, readers)
         self.schema = schema or schema_name(network)
         self.connect_timeout = connect_timeout
-        self.lock_key = _lock_key("writer", self.schema)
-        self._init_key = _lock_key("schema", self.schema)
+        self.lock_key = lock_key("writer", self.schema)
+        self._init_key = lock_key("schema", self.schema)
         self._s = quote_ident(self.schema)
         self._ids = batch.AddressIds(address_cache)
         self._writer: Connection | None = None
@@ -326,6 +341,29 @@ class PostgresSession:
             return Snapshot(cursor, await fn(con))
 
         return await self._read(read)
+
+    async def _address_id(self, con: Connection, address: str) -> int | None:
+        value = await con.fetchval(self._sql(sql.ADDRESS_ID), address.lower())
+        return None if value is None else int(value)
+
+    async def _resolve(self, con: Connection, addresses: set[str]) -> dict[str, int]:
+        """address -> id for (at least) ``addresses``, inserting the new ones."""
+        cache = self._ids
+        missing = cache.lookup(addresses)
+        ids = cache.young
+        if missing:
+            missing.sort()  # ids in address order within a batch, as SQLite assigns them
+            known = await con.fetch(self._sql(_KNOWN_ADDRESSES), missing)
+            ids.update((a, int(i)) for a, i in known)
+            if len(known) < len(missing):
+                new = [a for a in missing if a not in ids]
+                inserted = await con.fetch(self._sql(_NEW_ADDRESSES), new)
+                ids.update((a, int(i)) for a, i in inserted)
+                late = [a for a in new if a not in ids]  # added by the other writer
+                if late:
+                    found = await con.fetch(self._sql(_KNOWN_ADDRESSES), late)
+                    ids.update((a, int(i)) for a, i in found)
+        return ids
 
     # -- meta and cursor ---------------------------------------------------------------------
 

@@ -64,7 +64,12 @@ class ProgressBar:
         smoothing: float = 0.3,
         width: int = 24,
         clock: Callable[[], float] = time.monotonic,
+        label: str = "index",
+        unit: str = "logs",
+        noun: str = "Transfer logs",
     ) -> None:
+        # The history's bar counts operations where the Transfer index's counts logs.
+        self.label, self.unit, self.noun = label, unit, noun
         self.stream = stream if stream is not None else sys.stderr
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.interval = interval if not self.tty else 0.1
@@ -108,25 +113,25 @@ class ProgressBar:
     def line(self) -> str:
         event = self.last
         if event is None:
-            return "index: starting"
+            return f"{self.label}: starting"
         total = max(event.target_block - event.first_block + 1, 1)
         done = min(max(event.range_end - event.first_block + 1, 0), total)
         fraction = done / total
         filled = int(fraction * self.width)
         bar = "#" * filled + "-" * (self.width - filled)
         return (
-            f"index [{bar}] {fraction * 100:5.1f}% block {event.range_end:,}/"
+            f"{self.label} [{bar}] {fraction * 100:5.1f}% block {event.range_end:,}/"
             f"{event.target_block:,}  {_rate(self.blocks_per_s)} blk/s  "
-            f"{_rate(self.logs_per_s)} logs/s  {self.logs:,} logs  "
+            f"{_rate(self.logs_per_s)} {self.unit}/s  {self.logs:,} {self.unit}  "
             f"range {event.range_size:,}  ETA {format_duration(self.eta())}"
         )
 
     def summary(self) -> str:
         elapsed = max(self.clock() - self.started, 1e-6)
         return (
-            f"index: {self.blocks:,} blocks, {self.logs:,} Transfer logs in "
+            f"{self.label}: {self.blocks:,} blocks, {self.logs:,} {self.noun} in "
             f"{format_duration(elapsed)} ({_rate(self.blocks / elapsed)} blk/s, "
-            f"{_rate(self.logs / elapsed)} logs/s)"
+            f"{_rate(self.logs / elapsed)} {self.unit}/s)"
         )
 
     def _draw(self, text: str) -> None:

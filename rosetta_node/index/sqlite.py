@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from .model import (
     DEFAULT_ADDRESS_CACHE,
@@ -37,7 +37,7 @@ from .model import (
 )
 from .sqlite_index import SqliteIndex
 
-__all__ = ["SqliteIndex", "SqliteStore", "damage", "open_dump"]
+__all__ = ["SqliteIndex", "SqliteStore", "ThreadedSqlite", "damage", "open_dump"]
 
 T = TypeVar("T")
 
@@ -60,7 +60,67 @@ def damage(path: str | Path) -> str | None:
     return f"index file {path} is damaged ({found[:300]}); remove it to rebuild the index"
 
 
-class SqliteStore:
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
+Db = TypeVar("Db", bound=_Closable)
+
+
+class ThreadedSqlite(Generic[Db]):
+    """A synchronous SQLite object of type ``Db`` off the event loop: writes on one writer
+    thread (one connection, made by the constructor so a bad file fails there), reads on
+    ``readers`` threads, each with its own read-only connection from ``open_reader`` (WAL
+    lets them run alongside the writer). Shared by the Transfer and the history stores."""
+
+    def __init__(self, writer: Db, open_reader: Callable[[], Db], readers: int, name: str) -> None:
+        self._writer_index = writer
+        self._open_reader = open_reader
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{name}-writer")
+        self._readers = ThreadPoolExecutor(
+            max_workers=max(1, readers), thread_name_prefix=f"{name}-reader"
+        )
+        self._local = threading.local()
+        self._reader_indexes: list[Db] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def _reader(self) -> Db:
+        index: Db | None = getattr(self._local, "index", None)
+        if index is None:
+            index = self._open_reader()
+            self._local.index = index
+            with self._lock:
+                self._reader_indexes.append(index)
+        return index
+
+    async def _write(self, fn: Callable[[Db], T]) -> T:
+        if self._closed:
+            raise IndexStoreError("store is closed")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._writer, fn, self._writer_index)
+
+    async def _read(self, fn: Callable[[Db], T]) -> T:
+        if self._closed:
+            raise IndexStoreError("store is closed")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._readers, lambda: fn(self._reader()))
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._writer, self._writer_index.close)
+        self._writer.shutdown(wait=True)
+        self._readers.shutdown(wait=True)
+        with self._lock:
+            for index in self._reader_indexes:
+                index.close()
+            self._reader_indexes.clear()
+
+
+class SqliteStore(ThreadedSqlite[SqliteIndex]):
     """:class:`IndexStore` over SQLite, off the event loop.
 
     Writes go through one writer thread (one connection); reads through ``readers`` threads,
@@ -80,46 +140,19 @@ class SqliteStore:
         self.path = str(path)
         self.network = network
         self.retention = retention
-        # Created here (schema, checks) so a bad file fails at construction; then handed to
-        # the writer thread, the only thread that uses it from now on.
-        self._writer_index = SqliteIndex(
+        writer = SqliteIndex(
             self.path,
             network=network,
             retention=retention,
             cache_mb=cache_mb,
             address_cache=address_cache,
         )
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="index-writer")
-        self._readers = ThreadPoolExecutor(
-            max_workers=max(1, readers), thread_name_prefix="index-reader"
+        super().__init__(
+            writer,
+            lambda: SqliteIndex(self.path, network=network, retention=retention, readonly=True),
+            readers,
+            "index",
         )
-        self._local = threading.local()
-        self._reader_indexes: list[SqliteIndex] = []
-        self._lock = threading.Lock()
-        self._closed = False
-
-    def _reader(self) -> SqliteIndex:
-        index: SqliteIndex | None = getattr(self._local, "index", None)
-        if index is None:
-            index = SqliteIndex(
-                self.path, network=self.network, retention=self.retention, readonly=True
-            )
-            self._local.index = index
-            with self._lock:
-                self._reader_indexes.append(index)
-        return index
-
-    async def _write(self, fn: Callable[[SqliteIndex], T]) -> T:
-        if self._closed:
-            raise IndexStoreError("store is closed")
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._writer, fn, self._writer_index)
-
-    async def _read(self, fn: Callable[[SqliteIndex], T]) -> T:
-        if self._closed:
-            raise IndexStoreError("store is closed")
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._readers, lambda: fn(self._reader()))
 
     # Reads of the index's own progress go through the writer, so they see its last commit
     # in order with the writes queued before them.
@@ -198,19 +231,6 @@ class SqliteStore:
 
     async def dump(self) -> IndexDump:
         return await self._write(SqliteIndex.dump)
-
-    async def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._writer, self._writer_index.close)
-        self._writer.shutdown(wait=True)
-        self._readers.shutdown(wait=True)
-        with self._lock:
-            for index in self._reader_indexes:
-                index.close()
-            self._reader_indexes.clear()
 
 
 def open_dump(path: str | Path, network: str = "default") -> IndexDump:

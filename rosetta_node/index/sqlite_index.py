@@ -7,6 +7,7 @@ transaction. Import it from :mod:`.sqlite`.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,7 +22,7 @@ from .model import (
     IndexStoreError,
 )
 from .sql import for_sqlite as _q
-from .sqlite_reads import SqliteReads
+from .sqlite_reads import SqliteReads, write_transaction
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -52,11 +53,31 @@ _SCHEMA = [s for s in _TABLES.split(";") if s.strip()] + [
 _INDEXES = {name: _q(statement) for name, statement in sql.INDEXES.items()}
 
 # Per connection: the addresses and pairs of a batch, joined against the tables.
-_STAGING = (
+STAGING = (
     "CREATE TEMP TABLE IF NOT EXISTS staged_address(address TEXT PRIMARY KEY) WITHOUT ROWID",
     "CREATE TEMP TABLE IF NOT EXISTS staged_pair(contract INTEGER, account INTEGER, "
     "PRIMARY KEY(contract, account)) WITHOUT ROWID",
 )
+
+
+def resolve_ids(
+    con: sqlite3.Connection, cache: batch.AddressIds, addresses: set[str]
+) -> dict[str, int]:
+    """address -> id for (at least) ``addresses``, inserting the new ones (in the caller's
+    write transaction; the connection has the ``STAGING`` tables)."""
+    missing = cache.lookup(addresses)
+    ids = cache.young
+    if missing:
+        con.executemany("INSERT INTO staged_address(address) VALUES (?)", [(a,) for a in missing])
+        con.execute("INSERT OR IGNORE INTO addresses(address) SELECT address FROM staged_address")
+        ids.update(
+            con.execute(
+                "SELECT s.address, a.id FROM staged_address s "
+                "JOIN addresses a ON a.address = s.address"
+            )
+        )
+        con.execute("DELETE FROM staged_address")
+    return ids
 
 
 class SqliteIndex(SqliteReads):
@@ -84,14 +105,8 @@ class SqliteIndex(SqliteReads):
     @contextmanager
     def _transaction(self) -> Iterator[None]:
         """One write transaction: committed when the block ends, rolled back if it raises."""
-        con = self.con
-        con.execute("BEGIN IMMEDIATE")
-        try:
+        with write_transaction(self.con):
             yield
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
 
     # -- setup -------------------------------------------------------------------------------
 
@@ -104,7 +119,7 @@ class SqliteIndex(SqliteReads):
                 for statement in _INDEXES.values():
                     con.execute(statement)
             self._check_owner()
-        for statement in _STAGING:
+        for statement in STAGING:
             con.execute(statement)
 
     def _check_owner(self) -> None:
@@ -177,26 +192,7 @@ class SqliteIndex(SqliteReads):
             raise
 
     def _resolve(self, addresses: set[str]) -> dict[str, int]:
-        """address -> id for (at least) ``addresses``, inserting the new ones."""
-        cache = self._ids
-        missing = cache.lookup(addresses)
-        ids = cache.young
-        if missing:
-            con = self.con
-            con.executemany(
-                "INSERT INTO staged_address(address) VALUES (?)", [(a,) for a in missing]
-            )
-            con.execute(
-                "INSERT OR IGNORE INTO addresses(address) SELECT address FROM staged_address"
-            )
-            ids.update(
-                con.execute(
-                    "SELECT s.address, a.id FROM staged_address s "
-                    "JOIN addresses a ON a.address = s.address"
-                )
-            )
-            con.execute("DELETE FROM staged_address")
-        return ids
+        return resolve_ids(self.con, self._ids, addresses)
 
     def _apply(self, blocks: Sequence[BlockLogs], cursor: Cursor, head: int | None) -> None:
         con = self.con

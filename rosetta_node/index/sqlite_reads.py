@@ -7,7 +7,8 @@ the schema and the writes. The SQL is :mod:`.sql`'s, as SQLite spells it.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -27,7 +28,7 @@ from .sql import for_sqlite as _q
 T = TypeVar("T")
 
 
-def _connect(path: str, *, readonly: bool = False, cache_mb: int = 64) -> sqlite3.Connection:
+def connect(path: str, *, readonly: bool = False, cache_mb: int = 64) -> sqlite3.Connection:
     con = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
     con.execute("PRAGMA busy_timeout = 30000")
     if readonly:
@@ -44,6 +45,29 @@ def _connect(path: str, *, readonly: bool = False, cache_mb: int = 64) -> sqlite
     return con
 
 
+@contextmanager
+def write_transaction(con: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction: committed when the block ends, rolled back if it raises."""
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+@contextmanager
+def read_transaction(con: sqlite3.Connection) -> Iterator[None]:
+    """One read transaction: every query in it sees the same commit (WAL readers see a fixed
+    snapshot while the writer goes on)."""
+    con.execute("BEGIN")
+    try:
+        yield
+    finally:
+        con.execute("COMMIT")
+
+
 class SqliteReads:
     """Reads of the index over one SQLite connection; synchronous and not thread-safe."""
 
@@ -52,7 +76,7 @@ class SqliteReads:
     ) -> None:
         self.path = str(path)
         self.network = network
-        self.con = _connect(self.path, readonly=readonly, cache_mb=cache_mb)
+        self.con = connect(self.path, readonly=readonly, cache_mb=cache_mb)
         self._bulk = False
 
     def close(self) -> None:
@@ -153,13 +177,9 @@ class SqliteReads:
     # -- consistent reads for the API ----------------------------------------------------------
 
     def _snapshot(self, read: Callable[[], T]) -> Snapshot[T]:
-        # One read transaction: the rows and the cursor come from the same commit (WAL
-        # readers see a fixed snapshot while the writer goes on).
-        self.con.execute("BEGIN")
-        try:
+        # One read transaction: the rows and the cursor come from the same commit.
+        with read_transaction(self.con):
             return Snapshot(self.cursor(), read())
-        finally:
-            self.con.execute("COMMIT")
 
     def account_tokens(
         self, account: str, at_block: int | None = None

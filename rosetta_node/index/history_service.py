@@ -1,0 +1,244 @@
+"""The history at run time: one follower per network, and the query service over it.
+
+:class:`HistoryService` is what the API calls: the Rosetta indexer routes
+(:meth:`~HistoryService.events_blocks`, :meth:`~HistoryService.search_transactions`) and, for
+the translators, :meth:`~HistoryService.search` and :meth:`~HistoryService.account_history`
+with plain query objects. Every answer comes from one read snapshot of the store and names
+the history's block it is consistent with. The store alone answers: a node outage does not
+stop history answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import msgspec
+
+from ..engine.node import NetworkEngine, Networks
+from ..errors import HISTORY_BEHIND, HISTORY_NOT_CONFIGURED, INVALID_REQUEST, CatalogError
+from ..settings import ConfigError, NetworkSettings
+from ..types import (
+    BlockEvent,
+    BlockIdentifier,
+    BlockTransaction,
+    EventsBlocksRequest,
+    EventsBlocksResponse,
+    SearchTransactionsRequest,
+    SearchTransactionsResponse,
+    Transaction,
+)
+from . import history_query
+from .history_follower import HistoryFollower
+from .history_model import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    EventPage,
+    FoundTransaction,
+    HistoryPage,
+    HistoryQuery,
+    HistoryStore,
+)
+from .history_sqlite import SqliteHistoryStore
+from .model import Cursor, WriterBusy
+from .open import claim_writer
+
+log = logging.getLogger(__name__)
+
+_decode_tx = msgspec.json.Decoder(Transaction).decode
+
+
+def open_history_store(settings: NetworkSettings, network: str) -> HistoryStore:
+    """The history store of ``network``, in its index store (SQLite file or PostgreSQL)."""
+    if settings.index_url:
+        try:
+            from .postgres_history import PostgresHistoryStore
+        except ImportError:
+            raise ConfigError(
+                "index_url: a PostgreSQL index needs asyncpg: pip install 'rosetta-node[postgres]'"
+            ) from None
+        return PostgresHistoryStore(settings.index_url, network=network)
+    if settings.index_db:
+        return SqliteHistoryStore(settings.index_db, network=network)
+    raise ConfigError("history: the history lives in the index store: give index_db or index_url")
+
+
+def transaction_of(found: FoundTransaction) -> Transaction:
+    """The transaction as /block gave it."""
+    return _decode_tx(found.body)
+
+
+def _identifier(cursor: Cursor | None) -> BlockIdentifier | None:
+    return None if cursor is None else BlockIdentifier(index=cursor.number, hash=cursor.hash)
+
+
+class NetworkHistory:
+    """One network's history: its store and the follower task keeping it at the head."""
+
+    def __init__(self, engine: NetworkEngine) -> None:
+        self.engine = engine
+        self.settings = engine.settings
+        self.configured = self.settings.history
+        self.store: HistoryStore | None = None
+        self.follower: HistoryFollower | None = None
+        self.problem: str | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
+
+    def start(self) -> None:
+        if self.configured and self._task is None:
+            self._task = asyncio.create_task(self._run(), name=f"history {self.engine.name}")
+
+    async def _run(self) -> None:
+        delay = 1.0
+        poll = self.settings.index_poll_interval
+        while not self._stop.is_set():
+            try:
+                while self.engine.identifier is None:  # named once the node told its chain
+                    await asyncio.sleep(0.5)
+                if self.store is None:
+                    self.store = open_history_store(self.settings, self.engine.name)
+                # PostgreSQL: only the replica holding the writer lock follows.
+                await claim_writer(self.store, wait=True, poll=poll)
+                self.follower = HistoryFollower(
+                    self.engine,
+                    self.store,
+                    self.settings.history_start_block,
+                    self.settings.index_confirmations,
+                )
+                self.problem = None
+                await self.follower.follow(poll, self._stop)
+                return
+            except asyncio.CancelledError:
+                raise
+            except WriterBusy as exc:
+                log.warning("history %s: %s; standing by", self.engine.name, exc)
+            except Exception as exc:  # the follower must outlive node trouble and bad files
+                self.problem = f"{type(exc).__name__}: {exc}"
+                log.error(
+                    "history %s stopped: %s; retrying in %.0f s", self.engine.name, exc, delay
+                )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), delay)
+                delay = min(delay * 2, 60.0)
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self.store is not None:
+            await self.store.close()
+            self.store = None
+
+
+class HistoryService:
+    """History answers for every configured network."""
+
+    def __init__(self, networks: Networks) -> None:
+        self.networks = networks
+        self.histories = {id(e): NetworkHistory(e) for e in networks.all()}
+
+    def start(self) -> None:
+        for history in self.histories.values():
+            history.start()
+
+    async def stop(self) -> None:
+        for history in self.histories.values():
+            await history.stop()
+
+    def _store(self, engine: NetworkEngine) -> HistoryStore:
+        history = self.histories[id(engine)]
+        if not history.configured:
+            raise CatalogError(HISTORY_NOT_CONFIGURED, {"network": engine.name})
+        if history.store is None:
+            raise CatalogError(
+                HISTORY_BEHIND, {"network": engine.name, "reason": history.problem or "opening"}
+            )
+        return history.store
+
+    # -- for the translators -------------------------------------------------------------------
+
+    async def search(self, engine: NetworkEngine, query: HistoryQuery) -> HistoryPage:
+        """One page of the transactions ``query`` matches, newest first, with the history's
+        cursor it was read at. HISTORY_BEHIND when nothing is indexed yet or ``max_block`` is
+        above the cursor."""
+        page = await self._store(engine).search(query)
+        if page.cursor is None:
+            raise CatalogError(HISTORY_BEHIND, {"network": engine.name, "indexed": None})
+        if query.max_block is not None and query.max_block > page.cursor.number:
+            raise CatalogError(
+                HISTORY_BEHIND,
+                {"network": engine.name, "block": query.max_block, "indexed": page.cursor.number},
+            )
+        return page
+
+    async def account_history(
+        self,
+        engine: NetworkEngine,
+        account: str,
+        *,
+        currency: str | None = None,
+        max_block: int | None = None,
+        offset: int = 0,
+        limit: int = DEFAULT_LIMIT,
+    ) -> HistoryPage:
+        """Transactions with an operation on ``account`` (any case), of ``currency`` when
+        given ("" the native coin, else a contract address), newest first."""
+        if not 0 <= limit <= MAX_LIMIT or offset < 0:
+            raise CatalogError(INVALID_REQUEST, {"reason": "bad offset or limit"})
+        query = HistoryQuery(
+            max_block=history_query.number(max_block, "max_block"),
+            offset=offset,
+            limit=limit,
+            account=history_query.address(account, "account"),
+            currency=currency and history_query.address(currency, "currency"),
+        )
+        return await self.search(engine, query)
+
+    async def events(self, engine: NetworkEngine, offset: int | None, limit: int) -> EventPage:
+        page = await self._store(engine).events(offset, limit)
+        if page.max_sequence is None:
+            raise CatalogError(HISTORY_BEHIND, {"network": engine.name, "indexed": None})
+        return page
+
+    # -- the Rosetta indexer routes ------------------------------------------------------------
+
+    async def events_blocks(self, request: EventsBlocksRequest) -> EventsBlocksResponse:
+        engine = self.networks.get(request.network_identifier, ready=False)
+        offset, limit = history_query.events_window(request)
+        page = await self.events(engine, offset, limit)
+        assert page.max_sequence is not None
+        return EventsBlocksResponse(
+            max_sequence=page.max_sequence,
+            events=[
+                BlockEvent(
+                    sequence=e.sequence,
+                    block_identifier=BlockIdentifier(index=e.number, hash=e.hash),
+                    type=e.type,
+                )
+                for e in page.events
+            ],
+            block_identifier=_identifier(page.cursor),
+        )
+
+    async def search_transactions(
+        self, request: SearchTransactionsRequest
+    ) -> SearchTransactionsResponse:
+        engine = self.networks.get(request.network_identifier, ready=False)
+        page = await self.search(engine, history_query.search_query(request, engine.currencies))
+        return SearchTransactionsResponse(
+            transactions=[
+                BlockTransaction(
+                    block_identifier=BlockIdentifier(index=t.block_number, hash=t.block_hash),
+                    transaction=msgspec.Raw(t.body),
+                )
+                for t in page.transactions
+            ],
+            total_count=page.total_count,
+            next_offset=page.next_offset,
+            block_identifier=_identifier(page.cursor),
+        )
