@@ -9,6 +9,8 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 from . import __version__
 from .errors import CatalogError
@@ -47,7 +49,31 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--devnet",
         action="store_true",
-        help="install (once) and start a local anvil devnet and serve it; stops it on exit",
+        help=(
+            "install (once) and start a local anvil devnet and serve it, stopped on exit. The "
+            "devnet holds a demonstration chain: three ERC-20 tokens of our own (DUSD with 6 "
+            "decimals, DGLD 18, DPTS 2) at fixed addresses in a token list, mints, transfers, a "
+            "burn, ETH sent through a contract, a failed transaction, and new activity every "
+            "--devnet-activity seconds; the Transfer-log index is on (SQLite in --devnet-data)"
+        ),
+    )
+    serve.add_argument(
+        "--devnet-activity",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="with --devnet: a new block with a little activity this often; 0 turns it off",
+    )
+    serve.add_argument(
+        "--devnet-data",
+        default="data/devnet",
+        metavar="DIR",
+        help="with --devnet: where the demo's token list and index go (emptied at start)",
+    )
+    serve.add_argument(
+        "--devnet-empty",
+        action="store_true",
+        help="with --devnet: an empty chain at block 0, no demo contracts, no index",
     )
     check = commands.add_parser(
         "check-config",
@@ -72,8 +98,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _settings(args: argparse.Namespace, rpc_url: str | None) -> Settings:
+def _settings(
+    args: argparse.Namespace, rpc_url: str | None, extra: dict[str, Any] | None = None
+) -> Settings:
     overrides = {
+        **(extra or {}),
         "rpc_url": rpc_url,
         "chain_id": args.chain_id,
         "token_list": args.token_list,
@@ -149,9 +178,10 @@ def serve(args: argparse.Namespace) -> int:
     from .api.protocol import connection_cap, protocol_class
     from .engine import Engine
 
-    devnet = None
+    devnet = activity = demo = None
     rpc_url = args.rpc_url
     if args.devnet:
+        from . import demo as demo_chain
         from .devnet import Anvil
 
         devnet = Anvil()
@@ -160,7 +190,14 @@ def serve(args: argparse.Namespace) -> int:
         pid = devnet.process.pid if devnet.process else "?"
         print(f"started anvil devnet at {devnet.url} (pid {pid})", flush=True)
     try:
-        settings = _settings(args, rpc_url)
+        if devnet is not None and not args.devnet_empty:
+            demo = demo_chain.build(devnet, Path(args.devnet_data))
+            args.token_list = args.token_list or str(demo.token_list)
+            if args.devnet_activity > 0:
+                activity = demo_chain.Activity(devnet, demo, args.devnet_activity).start()
+        # The demo's index holds the Transfer log and the history: every route answers.
+        extra = None if demo is None else {"index_db": str(demo.index_db), "history": True}
+        settings = _settings(args, rpc_url, extra)
         fmt = settings.server.log_format
         setup_logging(
             settings.server.log_level, json_lines=None if fmt == "auto" else fmt == "json"
@@ -176,6 +213,8 @@ def serve(args: argparse.Namespace) -> int:
         # devnet's anvil. An exit that unwinds instead.
         signal.signal(signal.SIGTERM, _exit_on_signal)
         server = settings.server
+        if demo is not None:
+            print(demo_chain.quickstart(f"http://{server.host}:{server.port}", demo), flush=True)
         pools = [n.rpc_max_connections for n in settings.networks]
         cap = connection_cap(server.max_connections, pools)
         _settle_gc()
@@ -198,6 +237,8 @@ def serve(args: argparse.Namespace) -> int:
         print(f"rosetta-node: {exc}", file=sys.stderr)
         return 2
     finally:
+        if activity is not None:
+            activity.stop()
         if devnet is not None:
             devnet.stop()
     return 0

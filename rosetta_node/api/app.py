@@ -26,6 +26,7 @@ from ..logs import request_id
 from ..metrics import LATENCY, REQUESTS, child
 from .access import Access
 from .chainbase import chainbase_routes
+from .docs import docs_routes
 from .errors import rosetta_refusal
 from .ops import ops_routes
 from .rosetta import RosettaRoute, rosetta_routes
@@ -97,6 +98,7 @@ class App(Starlette):
             *sequence_routes(engine, tokens, access.for_api("sequence", server)),
             *chainbase_routes(engine, tokens, access.for_api("chainbase", server)),
             *ops_routes(),
+            *docs_routes(),
         ]
         super().__init__(routes=routes, **kwargs)
         # No redirect of "/path/" to "/path": Starlette builds it from the Host header, which
