@@ -130,6 +130,14 @@ BLOCK_BEFORE_HISTORY = _client(
     "Blocks below oldest_block_identifier of /network/status are not served: on OP Mainnet, "
     "the legacy (pre-Bedrock) blocks, which op-geth holds but cannot trace.",
 )
+NOT_A_TOKEN = _client(
+    19,
+    "Contract is not an ERC-20 token",
+    False,
+    "The address is a precompile, an account with an EIP-7702 delegation, or a contract that"
+    " answers neither totalSupply() nor balanceOf with one uint256 at this block; details name"
+    " the contract, the block and the reason.",
+)
 # Node trouble (retry later).
 NODE_UNAVAILABLE = _node(
     20, "Node is unavailable", True, "The RPC node could not be reached or failed to answer."

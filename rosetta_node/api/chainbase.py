@@ -246,8 +246,11 @@ class Chainbase:
         if contracts is not None:
             # Upstream: a contract given by address is asked even if the index never saw the
             # account receive it (non-standard tokens); only ERC-20-like answers are listed.
+            # A contract that is not an ERC-20 is the 404 of every token route; a token whose
+            # balanceOf fails for this account (reverts, runs out of gas) is left out.
             seen = {info.address: (info, balance) for info, balance in rows}
             asked = [c for c in contracts if c not in seen]
+            await self.tokens.require_tokens(engine, header, asked)
             values = await self.tokens.balances(engine, header, [(c, account) for c in asked])
             found = {c: v for c, v in zip(asked, values, strict=True) if v is not None}
             infos = await self.tokens.token_infos(engine, found, header)
@@ -273,6 +276,7 @@ class Chainbase:
     async def token_metadata(self, engine: NetworkEngine, params: Params) -> Response:
         contract = params.address("contract_address")
         header = await self.tokens.block(engine, params.block())
+        await self.tokens.require_tokens(engine, header, [contract])
         info, supply = await asyncio.gather(
             self.tokens.token_info(engine, contract, header),
             self.tokens.total_supply(engine, contract, header),
@@ -297,6 +301,7 @@ class Chainbase:
         answer = await self.tokens.holder_accounts(
             engine, contract, offset=paging.offset, limit=paging.limit, at_block=params.block()
         )
+        await self.tokens.require_tokens(engine, answer.block, [contract])
         count = await self.tokens.holder_count(engine, contract, at_block=answer.block.number)
         data = [account.lower() for account in answer.items]
         return ok(data, answer.block, count=count, next_page=paging.next_page(count))
@@ -305,6 +310,7 @@ class Chainbase:
         contract = params.address("contract_address")
         paging = Paging.parse(params)
         answer = await self.tokens.all_holders(engine, contract, params.block())
+        await self.tokens.require_tokens(engine, answer.block, [contract])
         info = await self.tokens.token_info(engine, contract, answer.block)
         ranked = sorted(answer.items, key=lambda h: (-h.balance, h.account.lower()))
         data = []

@@ -7,7 +7,7 @@ from __future__ import annotations
 import msgspec
 from starlette.responses import Response
 
-from ..errors import BLOCK_NOT_FOUND, INVALID_REQUEST, UNKNOWN_NETWORK, Kind
+from ..errors import BLOCK_NOT_FOUND, INVALID_REQUEST, NOT_A_TOKEN, UNKNOWN_NETWORK, Kind
 from .access import Refusal, Refused
 from .guard import Failure, Origin
 
@@ -79,6 +79,13 @@ def from_failure(failure: Failure, chain_id: int | None, limit: float) -> ApiErr
         return ApiError(
             400,
             f"chain_id: {chain_id} is not a chain this node serves (served: {', '.join(served)})",
+        )
+    if error is NOT_A_TOKEN:  # the vendor's 404: no ERC-20 token at that address
+        details = failure.details or {}
+        return ApiError(
+            404,
+            f"contract_address: {str(details.get('contractAddress')).lower()} is not an ERC-20"
+            f" token at block {details.get('block')} ({details.get('reason')})",
         )
     return ApiError(404 if error is BLOCK_NOT_FOUND else 400, _message(failure))
 

@@ -220,6 +220,7 @@ async def balance_updates(
     (engine,) = engines
     paging = Paging.of(request.page, (cursor_int, cursor_address))
     answer = await read_updates(tokens, engine, contract, last_block, last_hash, paging)
+    await tokens.require_tokens(engine, answer.block, [contract])  # else InvalidArgument
     chain_id = chain_id_of(engine)
     items, page = paging.cut(answer.items, lambda row: (row.last_block, row.account.lower()))
     results = [from_holder(chain_id, contract, row, None) for row in items]

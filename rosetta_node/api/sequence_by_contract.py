@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from ..addresses import ZERO_ADDRESS as ZERO
 from ..engine.chain import Header
 from ..engine.node import NetworkEngine
-from ..index.service import TokenService
+from ..index.service import Answer, TokenBalance, TokenService
 from .sequence_answers import (
     BalancesPageAnswer,
     TokenBalanceRow,
@@ -69,7 +69,13 @@ async def of_accounts(
     """Given accounts: their non-zero balances of these contracts, by (contract, account)."""
     wanted = {c.lower() for c in contracts}
 
-    answers = await fan_out(engines, functools.partial(tokens.accounts_tokens, accounts=accounts))
+    async def work(engine: NetworkEngine) -> Answer[list[TokenBalance]]:
+        answer = await tokens.accounts_tokens(engine, accounts)
+        # A named contract that is not an ERC-20 here is this chain's errorReason.
+        await tokens.require_tokens(engine, answer.block, contracts)
+        return answer
+
+    answers = await fan_out(engines, work)
     rows: Rows = []
     for chain in answers:
         if chain.value is None:
@@ -136,6 +142,7 @@ class HolderScan:
         # One block for the whole page of this chain: the index's block now.
         first = ordered[0] if ordered else ZERO
         header = (await self.tokens.holders(engine, first, limit=0)).block
+        await self.tokens.require_tokens(engine, header, ordered)
         position = self.paging.after
         for contract in ordered:
             if len(self.found) >= self.want:

@@ -6,35 +6,27 @@ Whatever one answer still needs is ONE batch: ``eth_getBalance`` and
 account) pair (see balance_reader). Near the head of a node that may answer from the next
 block's state (Chain.near_head), balance and nonce are proven with ``eth_getProof`` instead
 (Chain.account_at) and the batch is confirmed (Chain.read_state). Node errors become catalog
-errors here, once (node_errors' mappings); what a token's ``balanceOf`` answered stays typed
-(:class:`NoBalance`) so each API words it as it always has. Everything read is cached per
-(block hash, account): a block hash names immutable state.
+errors here, once (node_errors' mappings); a pair without balance stays typed
+(:class:`NoBalance`, decided by token_check from what the chain says) so each API words it
+its own way. Everything read is cached per (block hash, account): a block hash names
+immutable state.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from enum import Enum
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .. import erc20
-from ..errors import NODE_ERROR, UNKNOWN_CURRENCY, CatalogError
+from ..errors import NODE_ERROR, CatalogError
 from .balance_reader import Pair, TokenReads
 from .chain import Header, hex_int
 from .node import NetworkEngine
 from .node_client import Call, NodeClient, NodeError
 from .node_errors import state_error
-
-
-class NoBalance(Enum):
-    """Why a contract gave no ERC-20 balance at a block (the value is the reason we name)."""
-
-    NO_CODE = "no contract at this block"
-    REVERTED = "balanceOf reverted"
-    NOT_ONE_WORD = "balanceOf did not return one uint256"
-
+from .token_check import NoBalance, failed_call, is_precompile, no_balance_error, verdicts
 
 TokenValue = int | NoBalance  # what balanceOf of one (token, account) pair answered
 
@@ -81,21 +73,19 @@ _NOTHING = AccountState()
 
 
 def held(value: TokenValue, contract: str, header: Header) -> int:
-    """A token balance as /account/balance answers it: no contract (yet) holds nothing; a
-    contract that does not answer balanceOf like an ERC-20 is an unknown currency."""
+    """A token balance as /account/balance answers it: no contract (yet) holds nothing (a
+    token before its deployment); not a token, or a token whose balanceOf fails for this
+    account, is an error that no retry changes (token_check.no_balance_error)."""
     if isinstance(value, int):
         return value
     if value is NoBalance.NO_CODE:
         return 0
-    details: dict[str, Any] = {"contractAddress": contract, "reason": value.value}
-    if value is NoBalance.NOT_ONE_WORD:
-        details = {"contractAddress": contract, "block": header.number, "reason": value.value}
-    raise CatalogError(UNKNOWN_CURRENCY, details)
+    raise no_balance_error(value, contract, header)
 
 
 def erc20_balance(value: TokenValue) -> int | None:
-    """A token balance as the translators answer it: None where the contract gave no ERC-20
-    answer (the index holds whatever logged a Transfer: such rows are left out)."""
+    """A token balance as the translators' lists answer it: None where the pair has no
+    ERC-20 balance (the index holds whatever logged a Transfer: such rows are left out)."""
     return value if isinstance(value, int) else None
 
 
@@ -158,7 +148,8 @@ async def _read(
     # come with a proof checked against the block's state root (Chain.account_at).
     proven = [a for a, w in wants.items() if w.native or w.nonce] if near else []
     calls = [] if near else _own_calls(wants, pin)
-    pairs = [(token, a) for a, w in wants.items() for token in w.tokens]
+    # Precompiles are never asked (some answer any call with a word of garbage).
+    pairs = [(token, a) for a, w in wants.items() for token in w.tokens if not is_precompile(token)]
     tokens = TokenReads(pairs, pin, reader=engine.settings.multicall)
     batch = _batch(engine, header, [*calls, *tokens.calls], len(calls), tokens, near)
     if proven:
@@ -167,7 +158,32 @@ async def _read(
         )
     else:
         proofs, (own, answers) = [], await batch
-    return _states(header, wants, dict(zip(proven, proofs, strict=True)), own, answers)
+    states = _states(header, wants, dict(zip(proven, proofs, strict=True)), own, answers)
+    return await _checked(engine, header, states, near)
+
+
+async def _checked(
+    engine: NetworkEngine, header: Header, states: dict[str, AccountState], near: bool
+) -> dict[str, AccountState]:
+    """The states with every pair that gave no balance named by what its contract is at
+    ``header`` (token_check: not a token, no code, or a token failing for this account)."""
+    odd = {
+        token
+        for state in states.values()
+        for token, value in state.tokens.items()
+        if isinstance(value, NoBalance) and value is not NoBalance.PRECOMPILE
+    }
+    if not odd:
+        return states
+    found = await verdicts(engine, header, odd, near)
+    out = {}
+    for address, state in states.items():
+        tokens = {
+            token: found[token] or value if token in odd and isinstance(value, NoBalance) else value
+            for token, value in state.tokens.items()
+        }
+        out[address] = replace(state, tokens=tokens)
+    return out
 
 
 def _own_calls(wants: Mapping[str, Want], pin: Any) -> list[Call]:
@@ -217,13 +233,14 @@ def _states(
                 native = _own_value(next(own_results), header, "balance")
             if want.nonce:
                 nonce = _own_value(next(own_results), header, "nonce")
-        end = start + len(want.tokens)
-        tokens = {
-            token: _token_value(result, header)
-            for token, result in zip(want.tokens, answers[start:end], strict=True)
-        }
+        tokens: dict[str, TokenValue] = {}
+        for token in want.tokens:
+            if is_precompile(token):
+                tokens[token] = NoBalance.PRECOMPILE
+            else:
+                tokens[token] = _token_value(answers[start], header)
+                start += 1
         states[address] = AccountState(native, nonce, tokens)
-        start = end
     return states
 
 
@@ -240,8 +257,4 @@ def _token_value(result: Any, header: Header) -> TokenValue:
     value = erc20.decode_uint(result)  # the usual answer first: one word
     if value is not None:
         return value
-    if isinstance(result, NodeError):
-        if "revert" in result.message.lower():
-            return NoBalance.REVERTED
-        raise state_error(result, header)
-    return NoBalance.NO_CODE if result == "0x" else NoBalance.NOT_ONE_WORD
+    return failed_call(result, header)  # made final by _checked

@@ -36,6 +36,26 @@ MISSING_HISTORY = (
 # Passing conditions of a node that is still catching up: ask again later.
 NOT_YET = ("transaction indexing is in progress", "indexing")
 
+# The EVM ran the call and it failed: fixed at a given block, so no retry changes it
+# (geth, reth, erigon: "execution reverted", "out of gas", "invalid opcode: ...", "stack
+# underflow", "invalid jump destination"; anvil: "EVM error OutOfGas", "... MemoryOOG",
+# "... InvalidFEOpcode").
+OUT_OF_GAS = ("out of gas", "outofgas", "oog")
+EXECUTION_FAILED = (
+    "revert",
+    "invalid opcode",
+    "opcode",
+    "stack underflow",
+    "stack overflow",
+    "stackunderflow",
+    "stackoverflow",
+    "invalid jump",
+    "invalidjump",
+    "precompile",
+    "write protection",
+    "statechangeduringstaticcall",
+)
+
 ARCHIVE_NEEDED = "the node no longer has this block's state or history; use an archive node"
 
 
@@ -60,6 +80,17 @@ def is_missing_history(exc: NodeError) -> bool:
     if any(marker in text for marker in NOT_YET):
         return False
     return any(marker in text for marker in MISSING_HISTORY)
+
+
+def execution_failure(exc: NodeError) -> str | None:
+    """ "out of gas" or "failed" when the node says the EVM ran the call and it failed (an
+    answer fixed at its block); None for anything else (node trouble)."""
+    text = exc.message.lower()
+    if any(marker in text for marker in OUT_OF_GAS):
+        return "out of gas"
+    if any(marker in text for marker in EXECUTION_FAILED):
+        return "failed"
+    return None
 
 
 def missing_history(exc: NodeError, context: dict[str, Any]) -> CatalogError:

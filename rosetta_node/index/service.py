@@ -20,6 +20,7 @@ from ..addresses import checksum, parse_address
 from ..engine.balances import Want, erc20_balance, read_account, token_values
 from ..engine.chain import Header
 from ..engine.node import NetworkEngine, Networks
+from ..engine.token_check import require_tokens
 from ..errors import (
     BLOCK_MISMATCH,
     INDEX_BEHIND,
@@ -157,6 +158,13 @@ class TokenService(NetworkChoice):
         holds whatever logged a Transfer): its rows are left out, not failed.
         """
         return [erc20_balance(v) for v in await token_values(engine, header, pairs)]
+
+    async def require_tokens(
+        self, engine: NetworkEngine, header: Header, contracts: Iterable[str]
+    ) -> None:
+        """NOT_A_TOKEN (a catalog error) for a named contract that is not an ERC-20 at
+        ``header`` (engine/token_check.py decides, for every API)."""
+        await require_tokens(engine, header, contracts)
 
     async def native_balance(self, engine: NetworkEngine, account: str, header: Header) -> int:
         # Always asked of the node (fresh): an answer at the head then also proves the node

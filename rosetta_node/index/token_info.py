@@ -14,7 +14,8 @@ from ..addresses import checksum
 from ..engine.chain import Header
 from ..engine.node import NetworkEngine
 from ..engine.node_client import NodeClient, NodeError
-from ..engine.node_errors import state_error
+from ..engine.node_errors import execution_failure, state_error
+from ..engine.token_check import is_precompile
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,11 +69,14 @@ class TokenInfos:
 
 
 async def total_supply(engine: NetworkEngine, contract: str, header: Header) -> int | None:
-    """``totalSupply()`` at ``header``; None where the contract reverts or answers garbage."""
+    """``totalSupply()`` at ``header``; None where the contract has none: a precompile (never
+    asked), or the call fails in the EVM (reverts, runs out of gas) or answers garbage."""
+    if is_precompile(contract):
+        return None
     call = NodeClient.total_supply(checksum(contract), header.pin())
     (result,) = await engine.chain.read_state(header, [call])
     if isinstance(result, NodeError):
-        if "revert" in result.message.lower():
+        if execution_failure(result) is not None:
             return None
         raise state_error(result, header)
     return erc20.decode_uint(result)

@@ -5,7 +5,8 @@ pragma solidity 0.8.37;
 /// the node's one-call balance reader (rosetta_node/contracts/BalanceReader.sol) against what
 /// one eth_call per token answers:
 ///   0x01 reverts; 0x02 spends ~2.5M gas (more than the reader allows one call) then answers 42;
-///   0x03 returns two words; 0x04 returns nothing; any other: 3 x the address as a number.
+///   0x03 returns two words; 0x04 returns nothing; 0x06 never returns (runs out of whatever gas
+///   it is given); any other: 3 x the address as a number.
 contract OddToken {
     function balanceOf(address account) external view returns (uint256) {
         uint256 mode = uint256(uint160(account)) & 0xff;
@@ -16,6 +17,13 @@ contract OddToken {
                 acc = uint256(keccak256(abi.encode(acc)));
             }
             return acc == 0 ? 41 : 42; // (never 0: keeps the loop's work)
+        }
+        if (mode == 6) {
+            uint256 spin = uint256(uint160(account));
+            while (spin != 0) {
+                spin = uint256(keccak256(abi.encode(spin))) | 1;
+            }
+            return spin;
         }
         if (mode == 3) {
             assembly {
