@@ -7,6 +7,7 @@ real geth ``--dev`` archive node with our node in front of it (``geth_target``).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,7 +166,8 @@ def node(anvil: Anvil, devnet: Devnet) -> Iterator[RosettaClient]:
 
 @dataclass
 class IndexedNode:
-    """Our node serving the devnet with the Transfer-log index on (translator routes)."""
+    """Our node serving the devnet with the Transfer-log index and the history on (translator
+    routes)."""
 
     url: str
     process: NodeProcess
@@ -175,6 +177,18 @@ class IndexedNode:
         """Until /readyz says the index holds ``block`` (or later)."""
         self.process.wait_indexed(block, timeout=timeout)
 
+    def wait_history(self, block: int, timeout: float = 120.0) -> dict[str, Any]:
+        """Until the history holds ``block`` (or later); its newest block then."""
+        deadline = time.monotonic() + timeout
+        body = {"network_identifier": NETWORK, "limit": 1}
+        while True:
+            answer = requests.post(self.url + "/events/blocks", json=body, timeout=30).json()
+            tip = answer.get("block_identifier")
+            if tip is not None and tip["index"] >= block:
+                return tip  # type: ignore[no-any-return]
+            assert time.monotonic() < deadline, f"history at {tip}, waiting for {block}"
+            time.sleep(0.1)
+
 
 @pytest.fixture(scope="session")
 def indexed_node(
@@ -183,7 +197,11 @@ def indexed_node(
     db = tmp_path_factory.mktemp("index") / "index.sqlite"
     process = NodeProcess(
         devnet_args(anvil, devnet),
-        env={"ROSETTA_NODE_INDEX_DB": str(db), "ROSETTA_NODE_INDEX_POLL_INTERVAL": "0.2"},
+        env={
+            "ROSETTA_NODE_INDEX_DB": str(db),
+            "ROSETTA_NODE_INDEX_POLL_INTERVAL": "0.2",
+            "ROSETTA_NODE_HISTORY": "true",  # the translators' history methods
+        },
     )
     try:
         process.wait()

@@ -28,6 +28,7 @@ METHODS = {
     "getTokenBalancesByContract": "GetTokenBalancesByContractResponse",
     "getBalanceUpdates": "GetBalanceUpdatesResponse",
     "getNativeTokenBalance": "GetNativeTokenBalanceResponse",
+    "getTransactionHistory": "GetTransactionHistoryResponse",
     "getChains": "GetChainsResponse",
     "ping": "PingResponse",
     "version": "VersionResponse",
@@ -80,6 +81,15 @@ def _calls(devnet: Devnet, accounts: list[str]) -> list[tuple[str, str, Any]]:
             "GetNativeTokenBalanceResponse",
             {"chainIds": chains, "accountAddress": accounts[0]},
         ),
+        (
+            "getTransactionHistory",
+            "GetTransactionHistoryResponse",
+            {
+                "chainIds": chains,
+                "filter": {"accountAddress": accounts[0]},
+                "includeMetadata": True,
+            },
+        ),
         ("getChains", "GetChainsResponse", {}),
         ("ping", "PingResponse", None),
         ("version", "VersionResponse", None),
@@ -89,6 +99,7 @@ def _calls(devnet: Devnet, accounts: list[str]) -> list[tuple[str, str, Any]]:
 
 @pytest.fixture(scope="module")
 def answers(indexed_node: IndexedNode, devnet: Devnet, holders: list[str]) -> dict[str, Any]:
+    indexed_node.wait_history(devnet.workload.last_block)
     calls = _calls(devnet, holders)
     replies = call(indexed_node.url, [(method, request) for method, _, request in calls])
     out: dict[str, Any] = {}
@@ -106,13 +117,16 @@ def test_answers_are_the_generated_types(
     if method.startswith(("getTokenBalances", "getBalanceUpdates")):
         rows = [r for wrapper in answers[method]["balances"] for r in wrapper["results"]]
         assert rows, f"{method}: no TokenBalance was checked"
+    if method == "getTransactionHistory":
+        txs = [t for wrapper in answers[method]["transactions"] for t in wrapper["results"]]
+        kinds = {x["contractType"] for t in txs for x in t["transfers"]}
+        assert kinds == {"NATIVE", "ERC20"}, f"{method}: not every transfer kind was checked"
 
 
 def test_every_method_of_the_client_is_served_or_known(types: GeneratedTypes) -> None:
     """The client's methods are those we serve plus the price ones (we keep no prices)."""
     declared = set(types.client_methods)
-    # getTransactionHistory: the history index (issue 13) is being built.
-    assert declared == set(METHODS) | {"getTokenPrice", "getTokenPrices", "getTransactionHistory"}
+    assert declared == set(METHODS) | {"getTokenPrice", "getTokenPrices"}
 
 
 def test_checker_finds_missing_and_mistyped_fields(types: GeneratedTypes) -> None:

@@ -8,7 +8,8 @@ the gateway's modules that knows Starlette); the methods live in:
 
 - :mod:`.sequence_wire` (requests, webrpc errors), :mod:`.sequence_answers` (answers),
   :mod:`.sequence_checks` (request checks, paging), :mod:`.sequence_fanout` (chain choice),
-- :mod:`.sequence_balances`, :mod:`.sequence_by_contract`, :mod:`.sequence_status`.
+- :mod:`.sequence_balances`, :mod:`.sequence_by_contract`, :mod:`.sequence_status`,
+  :mod:`.sequence_history` (``GetTransactionHistory``, over the history index).
 
 - Fan-out methods answer one wrapper per selected chain; a chain that cannot answer (node
   down, index behind, ...) gives its ``errorReason`` and the call still succeeds.
@@ -36,8 +37,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..engine import Engine
 from ..errors import CLIENT_TOO_SLOW, CatalogError
+from ..index.history_service import HistoryService
 from ..index.service import TokenService
-from . import sequence_balances, sequence_by_contract, sequence_status
+from . import sequence_balances, sequence_by_contract, sequence_history, sequence_status
 from .access import Access
 from .body import NOT_JSON, read_body
 from .guard import Failure, guard
@@ -50,6 +52,7 @@ from .sequence_wire import (
     NativeBalanceRequest,
     NoArguments,
     TokenBalancesRequest,
+    TransactionHistoryRequest,
     WebrpcError,
     bad_method,
     bad_request,
@@ -128,7 +131,9 @@ class Method:
         return self.empty if parsed is None else parsed
 
 
-def method_table(tokens: TokenService, started: float) -> dict[str, Method]:
+def method_table(
+    tokens: TokenService, history: HistoryService, started: float
+) -> dict[str, Method]:
     """The upstream method names, their request types and the functions that answer them."""
     bound = functools.partial
     token_balances = Method.of(
@@ -150,6 +155,10 @@ def method_table(tokens: TokenService, started: float) -> dict[str, Method]:
         "GetNativeTokenBalance": Method.of(
             NativeBalanceRequest, bound(sequence_balances.native, tokens)
         ),
+        "GetTransactionHistory": Method.of(
+            TransactionHistoryRequest,
+            bound(sequence_history.transaction_history, history, tokens),
+        ),
         "GetChains": Method.of(GetChainsRequest, bound(sequence_status.chains, tokens)),
         "Ping": Method.of(NoArguments, sequence_status.ping),
         "Version": Method.of(NoArguments, sequence_status.version),
@@ -160,12 +169,14 @@ def method_table(tokens: TokenService, started: float) -> dict[str, Method]:
 
 
 class Gateway:
-    def __init__(self, engine: Engine, tokens: TokenService, access: Access) -> None:
+    def __init__(
+        self, engine: Engine, tokens: TokenService, history: HistoryService, access: Access
+    ) -> None:
         self.engine = engine
         self.tokens = tokens
         self.access = access
         self.started = time.time()
-        self.methods = method_table(tokens, self.started)
+        self.methods = method_table(tokens, history, self.started)
 
     def routes(self) -> list[BaseRoute]:
         routes: list[BaseRoute] = [
@@ -217,5 +228,7 @@ class Gateway:
             raise refused_error(refused)
 
 
-def sequence_routes(engine: Engine, tokens: TokenService, access: Access) -> list[BaseRoute]:
-    return Gateway(engine, tokens, access).routes()
+def sequence_routes(
+    engine: Engine, tokens: TokenService, history: HistoryService, access: Access
+) -> list[BaseRoute]:
+    return Gateway(engine, tokens, history, access).routes()

@@ -137,6 +137,39 @@ class NativeBalanceAnswer(WireAnswer):
     balances: list[ChainNativeBalance]
 
 
+# -- transaction history ----------------------------------------------------------------------
+
+
+class TxnTransfer(WireAnswer, kw_only=True):
+    """Upstream ``TxnTransfer``: one transfer as the queried account sees it (the mapping is
+    :mod:`.sequence_history`'s, documented in ``specs/sequence.yaml``)."""
+
+    transferType: str  # SEND or RECEIVE
+    contractAddress: str  # the zero address for the native coin
+    contractType: str  # NATIVE or ERC20
+    from_: str = msgspec.field(name="from")
+    to: str
+    amounts: list[str]
+    logIndex: int  # -1: no log (a native transfer)
+    contractInfo: ContractInfo | None = None  # ERC-20 transfers, with includeMetadata
+
+
+class HistoryTransaction(WireAnswer):
+    """Upstream ``Transaction`` (no Sequence wallet meta-transactions: no ``metaTxnID``)."""
+
+    txnHash: str
+    blockNumber: int
+    blockHash: str
+    chainId: int
+    transfers: list[TxnTransfer]
+    timestamp: str
+
+
+class TransactionHistoryAnswer(WireAnswer):
+    page: PageAnswer
+    transactions: list[ChainBalances[HistoryTransaction]]
+
+
 # -- service methods --------------------------------------------------------------------------
 
 

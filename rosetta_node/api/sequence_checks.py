@@ -172,6 +172,6 @@ class Paging:
         )
 
 
-def of_chain(rows: list[tuple[ChainKey, T]], chain_id: int) -> list[T]:
-    """The answers among merged ``rows`` that belong to ``chain_id``."""
+def of_chain(rows: Sequence[tuple[tuple[Any, ...], T]], chain_id: int) -> list[T]:
+    """The answers among merged ``rows`` (keyed by chain id first) that belong to ``chain_id``."""
     return [answer for key, answer in rows if key[0] == chain_id]

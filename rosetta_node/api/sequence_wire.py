@@ -238,6 +238,26 @@ class NativeBalanceRequest(ChainSelection):
     omitPrices: bool | None = None
 
 
+class TransactionHistoryFilter(msgspec.Struct):
+    accountAddress: str | None = None
+    contractAddress: str | None = None
+    accountAddresses: list[str] | None = None
+    contractAddresses: list[str] | None = None
+    transactionHashes: list[str] | None = None
+    metaTransactionIDs: list[str] | None = None
+    fromBlock: int | None = None
+    toBlock: int | None = None
+    tokenID: str | None = None
+    omitPrices: bool | None = None
+
+
+class TransactionHistoryRequest(ChainSelection):
+    filter: TransactionHistoryFilter | None = None
+    includeMetadata: bool | None = None
+    metadataOptions: Any = None
+    page: Page | None = None
+
+
 class GetChainsRequest(msgspec.Struct):
     networkType: Any = None
 

@@ -44,6 +44,7 @@ from .protocol_ops import block_level_transaction
 # Frame types that move value between two accounts. DELEGATECALL and STATICCALL carry no
 # value of their own, and CALLCODE's value goes from the caller to itself.
 _VALUE_FRAMES = {"CALL": CALL, "CREATE": CREATE, "CREATE2": CREATE2, "SELFDESTRUCT": SELFDESTRUCT}
+LOG_INDEX = "log_index"  # an ERC-20 operation's metadata: its Transfer log's logIndex
 TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
 
 
@@ -170,12 +171,15 @@ def token_operations(
             continue
         source = "0x" + str(topics[1])[-40:]
         target = "0x" + str(topics[2])[-40:]
+        # The log's position in the block: what names a token transfer (the translators'
+        # logIndex), kept on both operations of the transfer.
+        where = None if log.get("logIndex") is None else {LOG_INDEX: hex_int(log["logIndex"])}
         if source == ZERO_ADDRESS:
-            ops.add(ERC20_MINT, target, value, currency)
+            ops.add(ERC20_MINT, target, value, currency, metadata=where)
         elif target == ZERO_ADDRESS:
-            ops.add(ERC20_BURN, source, -value, currency)
+            ops.add(ERC20_BURN, source, -value, currency, metadata=where)
         else:
-            ops.transfer(ERC20_TRANSFER, source, target, value, currency)
+            ops.transfer(ERC20_TRANSFER, source, target, value, currency, metadata=where)
 
 
 def transaction_status(receipt: Mapping[str, Any], trace: Mapping[str, Any]) -> int:

@@ -86,9 +86,12 @@ class OperationList:
         value: int,
         currency: Currency,
         status: str | None = SUCCESS,
+        metadata: dict[str, Any] | None = None,
     ) -> None:
         debit = None
         if source is not None:
-            debit = self.add(op_type, source, -value, currency, status=status)
+            debit = self.add(op_type, source, -value, currency, status=status, metadata=metadata)
         if target is not None:
-            self.add(op_type, target, value, currency, status=status, related=debit)
+            self.add(
+                op_type, target, value, currency, status=status, related=debit, metadata=metadata
+            )

@@ -79,7 +79,8 @@ class HistoryQuery:
     ``and``: one operation meets every operation condition (account, address, currency,
     status, type, success) and the transaction has the hash, when given. ``or``: the
     transaction has the hash or one of its operations meets any one condition. Without
-    conditions every transaction matches. Only blocks up to ``max_block`` (None: the cursor).
+    conditions every transaction matches. Only blocks from ``min_block`` up to ``max_block``
+    (None: the cursor).
     """
 
     operator: str = AND
@@ -94,6 +95,11 @@ class HistoryQuery:
     type: str | None = None
     success: bool | None = None
     nothing: bool = False  # the account names a sub-account: no operation can meet it
+    # For the translators: a block range's floor, a set of hashes the transaction's is one of
+    # (with ``and`` as well as ``tx_hash``), a set of currencies the operation's is one of.
+    min_block: int | None = None
+    tx_hashes: tuple[str, ...] | None = None  # lower-case 0x-hex
+    currencies: tuple[str, ...] | None = None  # as ``currency``
 
     def statuses(self) -> list[str]:
         """The statuses ``success`` stands for (/network/options' mapping)."""

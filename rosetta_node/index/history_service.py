@@ -13,9 +13,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Iterable
 
 import msgspec
 
+from ..engine.headers import Header
 from ..engine.node import NetworkEngine, Networks
 from ..errors import HISTORY_BEHIND, HISTORY_NOT_CONFIGURED, INVALID_REQUEST, CatalogError
 from ..settings import ConfigError, NetworkSettings
@@ -198,6 +200,13 @@ class HistoryService:
             currency=currency and history_query.address(currency, "currency"),
         )
         return await self.search(engine, query)
+
+    async def headers(self, engine: NetworkEngine, hashes: Iterable[str]) -> dict[str, Header]:
+        """The headers of blocks the history named (timestamps: the history keeps none), from
+        the node through the engine's cache by hash."""
+        distinct = list(dict.fromkeys(hashes))
+        found = await asyncio.gather(*(engine.chain.by_hash(h) for h in distinct))
+        return dict(zip(distinct, found, strict=True))
 
     async def events(self, engine: NetworkEngine, offset: int | None, limit: int) -> EventPage:
         page = await self._store(engine).events(offset, limit)

@@ -110,6 +110,10 @@ class Search:
         if query.currency is not None:
             found = 0 if query.currency == "" else ids(query.currency)
             conditions.append("1 = 0" if found is None else f"currency = {self._p(found)}")
+        if query.currencies is not None:
+            known = [0 if c == "" else ids(c) for c in query.currencies]
+            listed = ", ".join(self._p(i) for i in known if i is not None)
+            conditions.append(f"currency IN ({listed})" if listed else "1 = 0")
         if query.status is not None:
             conditions.append(f"status = {self._p(query.status)}")
         if query.type is not None:
@@ -120,17 +124,29 @@ class Search:
             conditions.append(f"status IN ({listed})")
         return conditions
 
+    def _hash_conditions(self, query: HistoryQuery) -> list[str]:
+        conditions = []
+        if query.tx_hash is not None:
+            conditions.append(f"hash = {self._p(query.tx_hash)}")
+        if query.tx_hashes is not None:
+            listed = ", ".join(self._p(h) for h in query.tx_hashes)
+            conditions.append(f"hash IN ({listed})" if listed else "1 = 0")
+        return conditions
+
     def _matches(self, query: HistoryQuery, upto: int, ids: Callable[[str], int | None]) -> str:
         ops = self._op_conditions(query, ids)
-        top = self._p(upto)
-        by_hash = None if query.tx_hash is None else f"hash = {self._p(query.tx_hash)}"
-        txs = "SELECT block_number, tx_index FROM {s}.history_txs WHERE block_number <= " + top
+        blocks = f"block_number <= {self._p(upto)}"
+        if query.min_block is not None:
+            blocks += f" AND block_number >= {self._p(query.min_block)}"
+        hashes = self._hash_conditions(query)
+        txs = "SELECT block_number, tx_index FROM {s}.history_txs WHERE " + blocks
         if query.operator == AND:
+            by_hash = " AND ".join(hashes) if hashes else None
             if not ops:
                 return txs if by_hash is None else f"{txs} AND {by_hash}"
             found = (
                 "SELECT DISTINCT block_number, tx_index FROM {s}.history_ops "
-                f"WHERE block_number <= {top} AND " + " AND ".join(ops)
+                f"WHERE {blocks} AND " + " AND ".join(ops)
             )
             if by_hash is not None:
                 found += f" AND (block_number, tx_index) IN ({txs} AND {by_hash})"
@@ -139,8 +155,8 @@ class Search:
         if ops:
             parts.append(
                 "SELECT DISTINCT block_number, tx_index FROM {s}.history_ops "
-                f"WHERE block_number <= {top} AND (" + " OR ".join(ops) + ")"
+                f"WHERE {blocks} AND (" + " OR ".join(ops) + ")"
             )
-        if by_hash is not None:
-            parts.append(f"{txs} AND {by_hash}")
+        if hashes:
+            parts.append(f"{txs} AND (" + " OR ".join(hashes) + ")")
         return " UNION ".join(parts) if parts else txs

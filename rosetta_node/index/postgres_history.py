@@ -188,7 +188,8 @@ class PostgresHistoryStore(PostgresSession):
                 return HistoryPage(None, 0, None, [])
             top = cursor.number if query.max_block is None else min(query.max_block, cursor.number)
             ids: dict[str, int | None] = {}
-            for address in (query.account, query.address, query.currency):
+            named = (query.account, query.address, query.currency, *(query.currencies or ()))
+            for address in named:
                 if address:
                     ids[address] = await self._address_id(con, address)
             found = history_sql.Search(query, top, ids.__getitem__)
