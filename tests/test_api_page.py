@@ -44,7 +44,7 @@ async def _open_docs(page: Page, url: str) -> list[str]:
 
 
 def test_the_page_renders_every_route(
-    browser: Browser, node: RosettaClient, tmp_path: Path
+    browser: Browser, node: RosettaClient, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     async def run() -> tuple[list[str], Path, list[str]]:
         async with browser.page() as page:
@@ -61,7 +61,8 @@ def test_the_page_renders_every_route(
             return shown, shot, loaded
 
     shown, shot, loaded = asyncio.run(run())
-    print(f"API page screenshot: {shot}")
+    with capsys.disabled():  # in the run's output, captured or not
+        print(f"\nAPI page screenshot: {shot}")
     assert set(shown) == _paths()
     assert shot.stat().st_size > 10_000
     assert loaded and all(u.startswith(node.url) for u in loaded), loaded
