@@ -4,11 +4,14 @@ the database belongs to the node's chain (its genesis hash), and the fork point 
 
 from __future__ import annotations
 
+import logging
 from typing import Protocol
 
 from .errors import IndexerError
 from .log_source import LogSource
 from .model import Cursor, ReorgTooDeep
+
+log = logging.getLogger(__name__)
 
 
 class ChainStore(Protocol):
@@ -21,6 +24,14 @@ class ChainStore(Protocol):
     async def floor(self) -> int | None: ...
 
     async def recent_blocks(self, below: int | None, limit: int) -> list[Cursor]: ...
+
+
+class RollbackStore(ChainStore, Protocol):
+    """A store that can go back to an earlier block (both indexes)."""
+
+    async def cursor(self) -> Cursor | None: ...
+
+    async def rollback_to(self, number: int) -> Cursor: ...
 
 
 async def check_genesis(store: ChainStore, source: LogSource) -> None:
@@ -57,3 +68,22 @@ async def find_fork(store: ChainStore, source: LogSource) -> int:
             if header is not None and header.hash == candidate.hash:
                 return candidate.number
         below = stored[-1].number
+
+
+async def roll_back_to_fork(
+    store: RollbackStore, source: LogSource, what: str
+) -> tuple[Cursor, int]:
+    """Roll ``store`` back to the fork point with the node's canonical chain; the new cursor,
+    and 1 when a tip was orphaned (a reorg, logged), else 0."""
+    before = await store.cursor()
+    cursor = await store.rollback_to(await find_fork(store, source))
+    if before is None or before.number == cursor.number:
+        return cursor, 0
+    log.warning(
+        "%s reorg: tip %s (%s) orphaned; rolled back to block %s",
+        what,
+        before.number,
+        before.hash,
+        cursor.number,
+    )
+    return cursor, 1

@@ -26,7 +26,7 @@ import logging
 from ..engine.chain import Header
 from ..engine.node_client import NodeClient
 from ..rpc import RpcClient
-from .chain_check import check_genesis, find_fork
+from .chain_check import check_genesis, find_fork, roll_back_to_fork
 from .commit_queue import CommitQueue
 from .errors import Inconsistent, IndexerError, Transient
 from .fetch_window import FetchWindow
@@ -128,17 +128,8 @@ class Indexer:
 
     async def recover(self) -> Cursor:
         """Roll the index back to the fork point with the node's canonical chain."""
-        before = await self.store.cursor()
-        fork = await self.find_fork()
-        cursor = await self.store.rollback_to(fork)
-        if before is not None and before.number != cursor.number:
-            self.reorgs += 1
-            log.warning(
-                "reorg: indexed tip %s (%s) orphaned; rolled back to block %s",
-                before.number,
-                before.hash,
-                fork,
-            )
+        cursor, orphaned = await roll_back_to_fork(self.store, self.source, "index")
+        self.reorgs += orphaned
         return cursor
 
     # -- backfill ----------------------------------------------------------------------------

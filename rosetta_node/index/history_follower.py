@@ -21,7 +21,7 @@ from ..engine.block import BlockService
 from ..engine.node import NetworkEngine
 from ..errors import CatalogError
 from ..types import PartialBlockIdentifier
-from .chain_check import check_genesis, find_fork
+from .chain_check import check_genesis, roll_back_to_fork
 from .errors import Inconsistent, IndexerError, Transient
 from .history_model import HistoryBlock, HistoryStore
 from .log_source import LogSource
@@ -86,16 +86,8 @@ class HistoryFollower:
 
     async def recover(self) -> Cursor:
         """Roll the history back to the fork point with the node's canonical chain."""
-        before = await self.store.cursor()
-        cursor = await self.store.rollback_to(await find_fork(self.store, self.source))
-        if before is not None and before.number != cursor.number:
-            self.reorgs += 1
-            log.warning(
-                "history reorg: tip %s (%s) orphaned; rolled back to block %s",
-                before.number,
-                before.hash,
-                cursor.number,
-            )
+        cursor, orphaned = await roll_back_to_fork(self.store, self.source, "history")
+        self.reorgs += orphaned
         return cursor
 
     async def _read(self, number: int) -> HistoryBlock:
