@@ -96,7 +96,7 @@ class App(Starlette):
         routes = [
             *(r.starlette_route() for r in self.rosetta.values()),
             *sequence_routes(engine, tokens, history, access.for_api("sequence", server)),
-            *chainbase_routes(engine, tokens, access.for_api("chainbase", server)),
+            *chainbase_routes(engine, tokens, history, access.for_api("chainbase", server)),
             *ops_routes(),
             *docs_routes(),
         ]

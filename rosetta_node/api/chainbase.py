@@ -26,6 +26,8 @@ from ..engine import Engine
 from ..engine.chain import Header
 from ..engine.headers import MAX_INDEX
 from ..engine.node import NetworkEngine
+from ..index.history_service import HistoryService
+from ..index.model import Cursor
 from ..index.service import MAX_HOLDERS_SCAN, TokenInfo, TokenService
 from .access import Access
 from .chainbase_wire import ApiError, error_response, from_failure, refused_error
@@ -35,6 +37,7 @@ log = logging.getLogger(__name__)
 _encode = msgspec.json.Encoder().encode
 
 ADDRESS = re.compile(r"0[xX][a-fA-F0-9]{40}")
+HASH = re.compile(r"0[xX][a-fA-F0-9]{64}")
 MAX_CONTRACTS = 100
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 20
@@ -80,6 +83,10 @@ class Params:
         assert raw is not None
         return self._address(name, raw)
 
+    def optional_address(self, name: str) -> str | None:
+        raw = self._raw(name, False)
+        return None if raw is None else self._address(name, raw)
+
     def addresses(self, name: str) -> list[str] | None:
         """A comma-separated list of at most MAX_CONTRACTS addresses (repeats allowed too)."""
         values = self.query.getlist(name)
@@ -104,10 +111,10 @@ class Params:
             raise ApiError(422, f"{name}: {value} is out of range ({bound})")
         return value
 
-    def block(self) -> int | None:
-        """``to_block``: a decimal or 0x-hex block number, or ``latest`` (None)."""
-        raw = self._raw("to_block", False)
-        if raw is None or raw.lower() == "latest":
+    def block(self, name: str = "to_block", *, required: bool = False) -> int | None:
+        """A decimal or 0x-hex block number, or ``latest`` (None) where the name allows it."""
+        raw = self._raw(name, required)
+        if raw is None or (name == "to_block" and raw.lower() == "latest"):
             return None
         text = raw.strip()
         try:
@@ -123,10 +130,22 @@ class Params:
                 raise ValueError
             return number
         except ValueError:
-            raise ApiError(
-                422,
-                f"to_block: {raw[:40]!r} is not a block number (decimal, 0x-hex or 'latest')",
-            ) from None
+            forms = "decimal, 0x-hex or 'latest'" if name == "to_block" else "decimal or 0x-hex"
+            raise ApiError(422, f"{name}: {raw[:40]!r} is not a block number ({forms})") from None
+
+    def tx_hash(self, name: str) -> str | None:
+        raw = self._raw(name, False)
+        if raw is not None and not HASH.fullmatch(raw):
+            raise ApiError(422, f"{name}: {raw[:80]!r} is not a transaction hash (0x + 64 hex)")
+        return None if raw is None else "0x" + raw[2:].lower()
+
+    def unsupported(self, *names: str) -> None:
+        """Parameters of the vendor this node cannot honour: refused, never ignored."""
+        for name in names:
+            if self._raw(name, False) is not None:
+                raise ApiError(
+                    400, f"{name}: not supported by this node; use from_block and to_block"
+                )
 
 
 # -- reshaping -----------------------------------------------------------------------------
@@ -160,7 +179,7 @@ def _token_base(info: TokenInfo, total_supply: int | None) -> dict[str, Any]:
 
 
 def ok(
-    data: Any, header: Header, *, count: int | None = None, next_page: int | None = None
+    data: Any, header: Header | Cursor, *, count: int | None = None, next_page: int | None = None
 ) -> Response:
     body: dict[str, Any] = {"code": 0, "message": "ok", "data": data}
     if next_page is not None:
@@ -198,7 +217,7 @@ Handler = Callable[[NetworkEngine, Params], Awaitable[Response]]
 
 
 class Chainbase:
-    """The five routes over one TokenService, with API keys and rate limits in front."""
+    """The token routes over one TokenService, with API keys and rate limits in front."""
 
     def __init__(self, tokens: TokenService, access: Access) -> None:
         self.tokens = tokens
@@ -327,14 +346,26 @@ class Chainbase:
 ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"]
 
 
-def chainbase_routes(engine: Engine, tokens: TokenService, access: Access) -> list[BaseRoute]:
+def chainbase_routes(
+    engine: Engine, tokens: TokenService, history: HistoryService, access: Access
+) -> list[BaseRoute]:
+    # Here, not at the top: these modules build on this one's Params and ok.
+    from .chainbase_blocks import ChainbaseBlocks
+    from .chainbase_history import ChainbaseHistory
+
     api = Chainbase(tokens, access)
+    blocks, txs = ChainbaseBlocks(tokens), ChainbaseHistory(history)
     routes = [
         api.route("/v1/account/tokens", api.account_tokens),
         api.route("/v1/account/balance", api.account_balance),
         api.route("/v1/token/metadata", api.token_metadata),
         api.route("/v1/token/holders", api.token_holders),
         api.route("/v1/token/top-holders", api.top_holders),
+        api.route("/v1/block/number/latest", blocks.latest),
+        api.route("/v1/block/detail", blocks.block_detail),
+        api.route("/v1/tx/detail", blocks.tx_detail),
+        api.route("/v1/account/txs", txs.account_txs),
+        api.route("/v1/token/transfers", txs.token_transfers),
     ]
     known = {route.path for route in routes}
 

@@ -7,7 +7,14 @@ from __future__ import annotations
 import msgspec
 from starlette.responses import Response
 
-from ..errors import BLOCK_NOT_FOUND, INVALID_REQUEST, NOT_A_TOKEN, UNKNOWN_NETWORK, Kind
+from ..errors import (
+    BLOCK_NOT_FOUND,
+    HISTORY_NOT_CONFIGURED,
+    INVALID_REQUEST,
+    NOT_A_TOKEN,
+    UNKNOWN_NETWORK,
+    Kind,
+)
 from .access import Refusal, Refused
 from .guard import Failure, Origin
 
@@ -67,6 +74,12 @@ def from_failure(failure: Failure, chain_id: int | None, limit: float) -> ApiErr
         return _retry_later(_message(failure))
     if error.kind is Kind.NODE:  # the node lacks the data for good (pruned state)
         return ApiError(500, _message(failure))
+    if error is HISTORY_NOT_CONFIGURED:
+        return ApiError(
+            400,
+            f"chain_id: {chain_id} is served by this node, but its history index is not"
+            " configured (history = true), so this route cannot answer for it",
+        )
     if error.kind is Kind.INDEX:  # no index for this chain: configuration, not trouble
         return ApiError(
             400,

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from ..addresses import ZERO_ADDRESS
 from ..engine.node import NetworkEngine
+from ..engine.records import iso_time as timestamp
 from ..index.history_model import HistoryQuery
 from ..index.history_query import MAX_NUMBER
 from ..index.history_service import HistoryService, transaction_of
@@ -119,10 +119,6 @@ def conditions(flt: TransactionHistoryFilter | None) -> Conditions:
     if first is not None and last is not None and first > last:
         raise invalid_argument("filter.fromBlock is above filter.toBlock")
     return Conditions(named[0], currencies or None, hashes, first, last)
-
-
-def timestamp(seconds: int) -> str:
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def txn_transfer(seen: AccountTransfer, info: TokenInfo | None, chain_id: int) -> TxnTransfer:

@@ -100,10 +100,27 @@ class HistoryQuery:
     min_block: int | None = None
     tx_hashes: tuple[str, ...] | None = None  # lower-case 0x-hex
     currencies: tuple[str, ...] | None = None  # as ``currency``
+    # Only the chain's transactions: not a block's block-level entry (genesis allocations,
+    # rewards, withdrawals), whose hash is the block's own.
+    chain_only: bool = False
 
     def statuses(self) -> list[str]:
         """The statuses ``success`` stands for (/network/options' mapping)."""
         return [s for s, ok in OPERATION_STATUSES if ok == self.success]
+
+
+@dataclass(frozen=True, slots=True)
+class TransferQuery:
+    """ERC-20 transfers (one per Transfer log of a tracked token: mints and burns too) from
+    or to ``address`` and of ``contract`` when given (lower-case), in blocks ``min_block`` up
+    to ``max_block`` (None: the cursor); newest first (block, transaction, log)."""
+
+    max_block: int | None = None
+    min_block: int | None = None
+    offset: int = 0
+    limit: int = DEFAULT_LIMIT
+    address: str | None = None
+    contract: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +140,23 @@ class HistoryPage:
     total_count: int
     next_offset: int | None
     transactions: list[FoundTransaction]
+
+
+@dataclass(frozen=True, slots=True)
+class FoundTransfer:
+    """A transfer: its transaction and the index of its first operation there (the debit;
+    a mint's credit), as :func:`~.history_transfers.transfers_of` names it."""
+
+    transaction: FoundTransaction
+    op_index: int
+
+
+@dataclass(frozen=True, slots=True)
+class TransferPage:
+    cursor: Cursor | None
+    total_count: int
+    next_offset: int | None
+    transfers: list[FoundTransfer]
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +195,8 @@ class HistoryStore(Protocol):
     async def rollback_to(self, number: int) -> Cursor: ...
 
     async def search(self, query: HistoryQuery) -> HistoryPage: ...
+
+    async def transfers(self, query: TransferQuery) -> TransferPage: ...
 
     async def events(self, offset: int | None, limit: int) -> EventPage: ...
 

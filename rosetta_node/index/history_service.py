@@ -41,6 +41,8 @@ from .history_model import (
     HistoryPage,
     HistoryQuery,
     HistoryStore,
+    TransferPage,
+    TransferQuery,
 )
 from .history_sqlite import SqliteHistoryStore
 from .model import Cursor, WriterBusy
@@ -73,6 +75,16 @@ def transaction_of(found: FoundTransaction) -> Transaction:
 
 def _identifier(cursor: Cursor | None) -> BlockIdentifier | None:
     return None if cursor is None else BlockIdentifier(index=cursor.number, hash=cursor.hash)
+
+
+def _check_reached(engine: NetworkEngine, cursor: Cursor | None, max_block: int | None) -> None:
+    """HISTORY_BEHIND when nothing is indexed yet or ``max_block`` is above the cursor."""
+    if cursor is None:
+        raise CatalogError(HISTORY_BEHIND, {"network": engine.name, "indexed": None})
+    if max_block is not None and max_block > cursor.number:
+        raise CatalogError(
+            HISTORY_BEHIND, {"network": engine.name, "block": max_block, "indexed": cursor.number}
+        )
 
 
 class NetworkHistory:
@@ -169,13 +181,14 @@ class HistoryService:
         cursor it was read at. HISTORY_BEHIND when nothing is indexed yet or ``max_block`` is
         above the cursor."""
         page = await self._store(engine).search(query)
-        if page.cursor is None:
-            raise CatalogError(HISTORY_BEHIND, {"network": engine.name, "indexed": None})
-        if query.max_block is not None and query.max_block > page.cursor.number:
-            raise CatalogError(
-                HISTORY_BEHIND,
-                {"network": engine.name, "block": query.max_block, "indexed": page.cursor.number},
-            )
+        _check_reached(engine, page.cursor, query.max_block)
+        return page
+
+    async def transfers(self, engine: NetworkEngine, query: TransferQuery) -> TransferPage:
+        """One page of the ERC-20 transfers ``query`` matches, newest first (block,
+        transaction, log), with the cursor it was read at; HISTORY_BEHIND as search."""
+        page = await self._store(engine).transfers(query)
+        _check_reached(engine, page.cursor, query.max_block)
         return page
 
     async def account_history(

@@ -5,15 +5,29 @@ Each store keeps its own ``CREATE TABLE`` (column types differ); the query index
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from .history_model import ADDED, AND, EVENT_TYPES, BlockEvent, HistoryQuery
+from ..addresses import ZERO_ADDRESS
+from ..engine.oplist import ERC20_BURN, ERC20_MINT, ERC20_TRANSFER, SUCCESS
+from .history_model import (
+    ADDED,
+    AND,
+    EVENT_TYPES,
+    BlockEvent,
+    FoundTransaction,
+    FoundTransfer,
+    HistoryQuery,
+    TransferQuery,
+)
 
 INDEXES = (
     "CREATE INDEX IF NOT EXISTS history_op_by_account "
     "ON {s}.history_ops(account, block_number, tx_index, currency)",
     "CREATE INDEX IF NOT EXISTS history_tx_by_hash ON {s}.history_txs(hash)",
+    # A token's transfers (/v1/token/transfers by contract) without reading every operation.
+    "CREATE INDEX IF NOT EXISTS history_op_by_currency "
+    "ON {s}.history_ops(currency, block_number, tx_index)",
 )
 
 CURSOR = "SELECT number, hash FROM {s}.history_cursor WHERE network = $1"
@@ -68,36 +82,74 @@ def added_events(first_sequence: int, blocks: list[tuple[int, str]]) -> list[tup
     return [(first_sequence + i, ADDED, n, h) for i, (n, h) in enumerate(blocks)]
 
 
-class Search:
-    """The SQL of one :class:`HistoryQuery`: ``count`` and ``page`` with their parameters.
+def found_transactions(rows: Iterable[Any]) -> list[FoundTransaction]:
+    """A :class:`Search` page's rows."""
+    return [
+        FoundTransaction(int(n), str(b), int(i), str(h), bytes(body)) for n, i, b, h, body in rows
+    ]
 
-    ``ids`` maps an address to its id in ``addresses`` (None: unknown, so it matches
-    nothing); the statements select ``(block_number, tx_index)`` of matching transactions.
-    """
 
-    def __init__(self, query: HistoryQuery, upto: int, ids: Callable[[str], int | None]) -> None:
+def found_transfers(rows: Iterable[Any]) -> list[FoundTransfer]:
+    """A :class:`TransferSearch` page's rows."""
+    return [
+        FoundTransfer(FoundTransaction(int(n), str(b), int(i), str(h), bytes(body)), int(o))
+        for n, i, o, b, h, body in rows
+    ]
+
+
+def next_offset(offset: int, rows: int, total: int) -> int | None:
+    end = offset + rows
+    return end if end < total else None
+
+
+class _Paged:
+    """``count`` and ``page`` statements over a ``matches`` query of keys, with parameters:
+    the page's keys first (from the index, in its order), then only their bodies."""
+
+    def __init__(self) -> None:
         self.params: list[Any] = []
-        matches = self._matches(query, upto, ids)
-        self.count = f"SELECT count(*) FROM ({matches}) m"
-        limit, offset = self._p(query.limit), self._p(query.offset)
-        # The page's keys first (from the index, in its order), then only their bodies.
-        order = "ORDER BY block_number DESC, tx_index DESC"
-        keys = (
-            f"SELECT block_number, tx_index FROM ({matches}) k {order} "
-            f"LIMIT {limit} OFFSET {offset}"
-        )
-        self.page = (
-            "SELECT m.block_number, b.hash, m.tx_index, t.hash, t.body "
-            f"FROM ({keys}) m "
-            "JOIN {s}.history_txs t ON t.block_number = m.block_number AND t.tx_index = m.tx_index "
-            "JOIN {s}.history_blocks b ON b.number = m.block_number "
-            "ORDER BY m.block_number DESC, m.tx_index DESC"
-        )
-        self.count_params = self.params[:-2]
+        self.count = self.page = ""
+        self.count_params: list[Any] = []
 
     def _p(self, value: Any) -> str:
         self.params.append(value)
         return f"${len(self.params)}"
+
+    def _paged(self, matches: str, keys: tuple[str, ...], limit: int, offset: int) -> None:
+        self.count = f"SELECT count(*) FROM ({matches}) m"
+        self.count_params = list(self.params)
+        order = ", ".join(f"{k} DESC" for k in keys)
+        inner = (
+            f"SELECT {', '.join(keys)} FROM ({matches}) k ORDER BY {order} "
+            f"LIMIT {self._p(limit)} OFFSET {self._p(offset)}"
+        )
+        self.page = (
+            f"SELECT {', '.join('m.' + k for k in keys)}, b.hash, t.hash, t.body "
+            f"FROM ({inner}) m "
+            "JOIN {s}.history_txs t ON t.block_number = m.block_number AND t.tx_index = m.tx_index "
+            "JOIN {s}.history_blocks b ON b.number = m.block_number "
+            f"ORDER BY {', '.join('m.' + k + ' DESC' for k in keys)}"
+        )
+
+
+class Search(_Paged):
+    """The SQL of one :class:`HistoryQuery`: ``count`` and ``page`` with their parameters.
+
+    ``ids`` maps an address to its id in ``addresses`` (None: unknown, so it matches
+    nothing); ``page`` selects ``block_number, tx_index, block hash, tx hash, body``.
+    """
+
+    def __init__(self, query: HistoryQuery, upto: int, ids: Callable[[str], int | None]) -> None:
+        super().__init__()
+        matches = self._matches(query, upto, ids)
+        if query.chain_only:  # the block-level entry is the one named by its block's hash
+            matches = (
+                f"SELECT c.block_number, c.tx_index FROM ({matches}) c "
+                "JOIN {s}.history_txs ct ON ct.block_number = c.block_number "
+                "AND ct.tx_index = c.tx_index "
+                "JOIN {s}.history_blocks cb ON cb.number = c.block_number WHERE ct.hash <> cb.hash"
+            )
+        self._paged(matches, ("block_number", "tx_index"), query.limit, query.offset)
 
     def _op_conditions(self, query: HistoryQuery, ids: Callable[[str], int | None]) -> list[str]:
         conditions = []
@@ -160,3 +212,52 @@ class Search:
         if hashes:
             parts.append(f"{txs} AND (" + " OR ".join(hashes) + ")")
         return " UNION ".join(parts) if parts else txs
+
+
+class TransferSearch(_Paged):
+    """The SQL of one :class:`TransferQuery`; ``page`` selects ``block_number, tx_index,
+    op_index, block hash, tx hash, body``.
+
+    A transfer is named by its first operation (/block writes a Transfer log as a debit
+    followed at once by its credit; a mint as a credit alone): the debits of ERC20_TRANSFER
+    and ERC20_BURN and the credits of ERC20_MINT. A recipient finds it through its credit,
+    one operation after the debit. A transfer to oneself is found once (UNION).
+    """
+
+    def __init__(self, query: TransferQuery, upto: int, ids: Callable[[str], int | None]) -> None:
+        super().__init__()
+        self._paged(
+            self._matches(query, upto, ids),
+            ("block_number", "tx_index", "op_index"),
+            query.limit,
+            query.offset,
+        )
+
+    def _matches(self, query: TransferQuery, upto: int, ids: Callable[[str], int | None]) -> str:
+        where = f"block_number <= {self._p(upto)} AND status = {self._p(SUCCESS)}"
+        if query.min_block is not None:
+            where += f" AND block_number >= {self._p(query.min_block)}"
+        if query.contract is not None:
+            found = ids(query.contract)
+            where += " AND 1 = 0" if found is None else f" AND currency = {self._p(found)}"
+        if query.address == ZERO_ADDRESS:  # the other side of every mint and burn
+            kinds = f"type IN ({self._p(ERC20_MINT)}, {self._p(ERC20_BURN)})"
+            return "SELECT block_number, tx_index, op_index FROM {s}.history_ops " + (
+                f"WHERE {where} AND {kinds}"
+            )
+        account = None if query.address is None else ids(query.address)
+        if query.address is not None and account is None:
+            where += " AND 1 = 0"  # an address no operation names
+        ops = "FROM {s}.history_ops WHERE " + where
+        first = (
+            f"(type = {self._p(ERC20_MINT)} OR (type IN ({self._p(ERC20_TRANSFER)}, "
+            f"{self._p(ERC20_BURN)}) AND amount LIKE '-%'))"
+        )
+        if account is None:
+            return f"SELECT block_number, tx_index, op_index {ops} AND {first}"
+        who = f"account = {self._p(account)}"
+        credit = f"type = {self._p(ERC20_TRANSFER)} AND amount NOT LIKE '-%'"
+        return (
+            f"SELECT block_number, tx_index, op_index {ops} AND {first} AND {who} UNION "
+            f"SELECT block_number, tx_index, op_index - 1 {ops} AND {credit} AND {who}"
+        )

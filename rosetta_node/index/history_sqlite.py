@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from . import checks, history_rows, history_sql, sql
 from .batch import AddressIds
@@ -18,11 +19,12 @@ from .history_model import (
     HISTORY_SCHEMA_VERSION,
     REMOVED,
     EventPage,
-    FoundTransaction,
     HistoryBlock,
     HistoryDump,
     HistoryPage,
     HistoryQuery,
+    TransferPage,
+    TransferQuery,
 )
 from .model import DEFAULT_ADDRESS_CACHE, Cursor, IndexStoreError
 from .sql import for_sqlite as _q
@@ -198,21 +200,35 @@ class SqliteHistory:
         row = self.con.execute(_q(history_sql.ADDRESS_ID), (address,)).fetchone()
         return None if row is None else int(row[0])
 
-    def search(self, query: HistoryQuery) -> HistoryPage:
+    def _run(self, query: HistoryQuery | TransferQuery) -> tuple[Cursor | None, int, list[Any]]:
+        """The query's count and page rows, in one read transaction with the cursor."""
         with read_transaction(self.con):
             cursor = self.cursor()
             if cursor is None:
-                return HistoryPage(None, 0, None, [])
+                return None, 0, []
             upto = cursor.number if query.max_block is None else min(query.max_block, cursor.number)
-            found = history_sql.Search(query, upto, self._address_id)
+            if isinstance(query, HistoryQuery):
+                found: history_sql.Search | history_sql.TransferSearch = history_sql.Search(
+                    query, upto, self._address_id
+                )
+            else:
+                found = history_sql.TransferSearch(query, upto, self._address_id)
             total = int(self.con.execute(_q(found.count), found.count_params).fetchone()[0])
-            rows = self.con.execute(_q(found.page), found.params).fetchall()
-        page = [
-            FoundTransaction(int(n), str(b), int(i), str(h), bytes(body))
-            for n, b, i, h, body in rows
-        ]
-        end = query.offset + len(page)
-        return HistoryPage(cursor, total, end if end < total else None, page)
+            return cursor, total, self.con.execute(_q(found.page), found.params).fetchall()
+
+    def search(self, query: HistoryQuery) -> HistoryPage:
+        cursor, total, rows = self._run(query)
+        page = history_sql.found_transactions(rows)
+        return HistoryPage(
+            cursor, total, history_sql.next_offset(query.offset, len(page), total), page
+        )
+
+    def transfers(self, query: TransferQuery) -> TransferPage:
+        cursor, total, rows = self._run(query)
+        page = history_sql.found_transfers(rows)
+        return TransferPage(
+            cursor, total, history_sql.next_offset(query.offset, len(page), total), page
+        )
 
     def events(self, offset: int | None, limit: int) -> EventPage:
         with read_transaction(self.con):
@@ -278,6 +294,9 @@ class SqliteHistoryStore(ThreadedSqlite[SqliteHistory]):
 
     async def search(self, query: HistoryQuery) -> HistoryPage:
         return await self._read(lambda h: h.search(query))
+
+    async def transfers(self, query: TransferQuery) -> TransferPage:
+        return await self._read(lambda h: h.transfers(query))
 
     async def events(self, offset: int | None, limit: int) -> EventPage:
         return await self._read(lambda h: h.events(offset, limit))

@@ -17,11 +17,12 @@ from .history_model import (
     HISTORY_SCHEMA_VERSION,
     REMOVED,
     EventPage,
-    FoundTransaction,
     HistoryBlock,
     HistoryDump,
     HistoryPage,
     HistoryQuery,
+    TransferPage,
+    TransferQuery,
 )
 from .model import Cursor, IndexStoreError
 from .postgres_session import Connection, PostgresSession, columns, lock_key
@@ -181,28 +182,47 @@ class PostgresHistoryStore(PostgresSession):
 
     # -- queries (each in one REPEATABLE READ transaction with the cursor) --------------------
 
-    async def search(self, query: HistoryQuery) -> HistoryPage:
-        async def read(con: Connection) -> HistoryPage:
+    async def _run(
+        self, query: HistoryQuery | TransferQuery
+    ) -> tuple[Cursor | None, int, list[Any]]:
+        """The query's count and page rows, in one read transaction with the cursor."""
+
+        async def read(con: Connection) -> tuple[Cursor | None, int, list[Any]]:
             cursor = await self._history_cursor(con)
             if cursor is None:
-                return HistoryPage(None, 0, None, [])
+                return None, 0, []
             top = cursor.number if query.max_block is None else min(query.max_block, cursor.number)
             ids: dict[str, int | None] = {}
-            named = (query.account, query.address, query.currency, *(query.currencies or ()))
+            if isinstance(query, HistoryQuery):
+                named = (query.account, query.address, query.currency, *(query.currencies or ()))
+            else:
+                named = (query.address, query.contract)
             for address in named:
                 if address:
                     ids[address] = await self._address_id(con, address)
-            found = history_sql.Search(query, top, ids.__getitem__)
+            found: history_sql.Search | history_sql.TransferSearch
+            if isinstance(query, HistoryQuery):
+                found = history_sql.Search(query, top, ids.__getitem__)
+            else:
+                found = history_sql.TransferSearch(query, top, ids.__getitem__)
             total = int(await con.fetchval(self._sql(found.count), *found.count_params))
-            rows = await con.fetch(self._sql(found.page), *found.params)
-            page = [
-                FoundTransaction(int(n), str(b), int(i), str(h), bytes(body))
-                for n, b, i, h, body in rows
-            ]
-            end = query.offset + len(page)
-            return HistoryPage(cursor, total, end if end < total else None, page)
+            return cursor, total, list(await con.fetch(self._sql(found.page), *found.params))
 
         return await self._read(read)
+
+    async def search(self, query: HistoryQuery) -> HistoryPage:
+        cursor, total, rows = await self._run(query)
+        page = history_sql.found_transactions(rows)
+        return HistoryPage(
+            cursor, total, history_sql.next_offset(query.offset, len(page), total), page
+        )
+
+    async def transfers(self, query: TransferQuery) -> TransferPage:
+        cursor, total, rows = await self._run(query)
+        page = history_sql.found_transfers(rows)
+        return TransferPage(
+            cursor, total, history_sql.next_offset(query.offset, len(page), total), page
+        )
 
     async def events(self, offset: int | None, limit: int) -> EventPage:
         async def read(con: Connection) -> EventPage:
