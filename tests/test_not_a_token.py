@@ -166,23 +166,26 @@ def test_a_token_failing_balance_of_for_one_account_is_not_retriable(
     indexed_node.wait_indexed(head)
     node, cb = RosettaClient(indexed_node.url), Chainbase(indexed_node.url)
     fine, reverts, spins = (odd_account(mode, 15) for mode in (0, 1, 6))
-    expected = int(chain_call(rpc, odd, balance_of_data(fine)), 16)
-    assert "revert" in chain_call(rpc, odd, balance_of_data(reverts))[1]
-    assert (
-        execution_failure(NodeError("eth_call", 0, chain_call(rpc, odd, balance_of_data(spins))[1]))
-        == "out of gas"
-    )
-    answer = rosetta_token(node, fine, odd)
+    # Every read pinned to one block: the node's idea of "latest" may trail anvil's by a block.
+    at, block = {"index": head}, hex(head)
+    expected = int(chain_call(rpc, odd, balance_of_data(fine), block), 16)
+    assert expected > 0
+    assert "revert" in chain_call(rpc, odd, balance_of_data(reverts), block)[1]
+    spun = chain_call(rpc, odd, balance_of_data(spins), block)[1]
+    assert execution_failure(NodeError("eth_call", 0, spun)) == "out of gas"
+    answer = rosetta_token(node, fine, odd, at)
     assert int(answer.body["balances"][0]["value"]) == expected, answer.body
-    body = cb.ok("/v1/account/tokens", {"address": fine, "contract_address": odd})
+    pinned = {"address": fine, "contract_address": odd, "to_block": head}
+    body = cb.ok("/v1/account/tokens", pinned)
     assert [int(r["balance"], 16) for r in body["data"]] == [expected]
     for account, reason in ((spins, "ran out of gas"), (reverts, "reverted")):
-        answer = rosetta_token(node, account, odd)
+        answer = rosetta_token(node, account, odd, at)
         assert answer.body["code"] == catalog.CALL_REVERTED.code, answer.body
         assert answer.body["retriable"] is False
         assert reason in answer.body["details"]["reason"]
         # A list leaves the pair out: the token is one, its balance for this account is not.
-        body = cb.ok("/v1/account/tokens", {"address": account, "contract_address": odd})
+        pinned = {"address": account, "contract_address": odd, "to_block": head}
+        body = cb.ok("/v1/account/tokens", pinned)
         assert body["data"] == [] and body["count"] == 0, body
 
 
