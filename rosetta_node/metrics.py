@@ -64,6 +64,18 @@ INDEX_LAG = Gauge(
     ["network"],
     registry=REGISTRY,
 )
+HISTORY_HEAD = Gauge(
+    "rosetta_node_history_head",
+    "Last block in the history index per network",
+    ["network"],
+    registry=REGISTRY,
+)
+HISTORY_LAG = Gauge(
+    "rosetta_node_history_lag_blocks",
+    "Blocks between the chain head and the history index per network",
+    ["network"],
+    registry=REGISTRY,
+)
 
 
 _CHILDREN: dict[tuple[int, tuple[str, ...]], Any] = {}

@@ -96,6 +96,7 @@ class Version(Base):
     rosetta_version: str
     node_version: str
     middleware_version: str | None = None
+    metadata: dict[str, Any] | None = None
 
 
 class OperationStatus(Base):

@@ -4,10 +4,12 @@ transactions whose /block operations match, for every account and currency and e
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import requests
 
 from rosetta_node.engine.oplist import OPERATION_TYPES
 from rosetta_node.errors import (
@@ -26,6 +28,7 @@ from tests.history_support import (
     contract_of,
     expected,
     history_env,
+    history_tip,
     search_all,
     wait_history,
 )
@@ -299,7 +302,31 @@ def test_without_history_the_routes_say_so(node: RosettaClient) -> None:
         node.error(path, {"network_identifier": NETWORK}, HISTORY_NOT_CONFIGURED.code)
 
 
-def test_offered_in_network_options(history: History) -> None:
-    allow = history.client.ok("/network/options", {"network_identifier": NETWORK})["allow"]
+def test_offered_in_network_options(history: History, node: RosettaClient) -> None:
+    options = history.client.ok("/network/options", {"network_identifier": NETWORK})
+    allow = options["allow"]
     assert {e["code"] for e in allow["errors"]} >= {33, 34}
     assert allow["transaction_hash_case"] == allow["block_hash_case"] == "lower_case"
+    routes = options["version"]["metadata"]["indexer_routes"]
+    assert routes == ["/events/blocks", "/search/transactions"]
+    # Served: each answers (not the 404 of an unknown route).
+    for path in routes:
+        history.client.ok(path, {"network_identifier": NETWORK, "limit": 1})
+    # A node without the history does not name them.
+    plain = node.ok("/network/options", {"network_identifier": NETWORK})["version"]
+    assert "indexer_routes" not in (plain.get("metadata") or {})
+
+
+def test_readiness_and_metrics_show_the_history(history: History) -> None:
+    """/readyz names the history's block (the one its answers name) and lag; /metrics too."""
+    tip = history_tip(history.client)
+    assert tip is not None
+    ready = requests.get(history.client.url + "/readyz", timeout=10).json()
+    (entry,) = ready["networks"]
+    assert entry["history"]["block"] >= tip["index"] and entry["history"]["lag"] is not None
+    if entry["history"]["block"] == tip["index"]:
+        assert entry["history"]["hash"] == tip["hash"]
+    assert not [p for p in entry["problems"] if p.startswith("history")], entry
+    metrics = requests.get(history.client.url + "/metrics", timeout=10).text
+    head = re.search(r'^rosetta_node_history_head\{network="([^"]+)"\} (\S+)$', metrics, re.M)
+    assert head is not None and float(head.group(2)) >= tip["index"]

@@ -769,9 +769,9 @@ def test_token_service_over_postgres_answers_like_over_sqlite(
 
     async def with_postgres(services: list[TokenService]) -> Any:
         indexes = [s.index_of(s.all()[0]) for s in services]
-        writers = [i for i in indexes if i.indexer is not None]
+        writers = [i for i in indexes if i.follower is not None]
         assert len(writers) == 1, "exactly one replica follows"
-        standby = next(i for i in indexes if i.indexer is None)
+        standby = next(i for i in indexes if i.follower is None)
         status = await standby.status()
         assert status.running and status.problem is None and status.cursor is not None
         assert await standby.readiness() == []

@@ -13,6 +13,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..engine import Engine
+from ..index.follower_task import Lag
+from ..index.history_service import HistoryService
 from ..index.service import TokenService
 from ..metrics import REGISTRY
 
@@ -28,7 +30,11 @@ async def readyz(request: Request) -> Response:
     nets = engine.networks.all()
     problems = await asyncio.gather(*(n.readiness(max_age) for n in nets))
     statuses = await asyncio.gather(*(tokens.index_of(n).status() for n in nets))
-    problems = [p + s.problems for p, s in zip(problems, statuses, strict=True)]
+    histories = await _histories(request.app.state.history)
+    problems = [
+        p + s.problems + ([] if h is None else h.problems)
+        for p, s, h in zip(problems, statuses, histories, strict=True)
+    ]
     networks: list[dict[str, Any]] = [
         {"network": n.name, "ready": not p, "problems": p}
         for n, p in zip(nets, problems, strict=True)
@@ -41,8 +47,24 @@ async def readyz(request: Request) -> Response:
                 "head": status.head,
                 "lag": status.lag,
             }
+    for entry, history in zip(networks, histories, strict=True):
+        if history is not None:
+            entry["history"] = {
+                "block": None if history.cursor is None else history.cursor.number,
+                "hash": None if history.cursor is None else history.cursor.hash,
+                "head": history.head,
+                "lag": history.lag,
+            }
     ready = all(not p for p in problems)
     return JSONResponse({"ready": ready, "networks": networks}, status_code=200 if ready else 503)
+
+
+async def _histories(history: HistoryService) -> list[Lag | None]:
+    """Each network's history lag, in network order (None where the history is off)."""
+    tasks = list(history.histories.values())
+    lags = await asyncio.gather(*(t.lag() for t in tasks if t.configured))
+    found = iter(lags)
+    return [next(found) if t.configured else None for t in tasks]
 
 
 async def metrics(request: Request) -> Response:
@@ -50,6 +72,7 @@ async def metrics(request: Request) -> Response:
     for index in tokens.indexes.values():
         if index.configured:
             await index.status()  # sets the index head and lag gauges
+    await _histories(request.app.state.history)  # and the history's
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -20,6 +20,9 @@ from .node import Networks
 from .node_client import NodeClient, NodeError
 from .oplist import OPERATION_STATUSES, OPERATION_TYPES
 
+# The Indexer API routes, served where the history index is on (``history``).
+INDEXER_ROUTES = ("/events/blocks", "/search/transactions")
+
 # /network/status must report a head timestamp after 2000-01-01 (what rosetta-cli checks).
 MIN_TIMESTAMP_S = 946_684_800
 
@@ -82,6 +85,10 @@ class NetworkService:
                 rosetta_version=ROSETTA_VERSION,
                 node_version=engine.node_version or "unknown",
                 middleware_version=__version__,
+                # Mesh's Allow has no field for the optional Indexer API: say it here.
+                metadata={"indexer_routes": list(INDEXER_ROUTES)}
+                if engine.settings.history
+                else None,
             ),
             allow=Allow(
                 operation_statuses=[

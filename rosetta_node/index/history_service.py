@@ -11,7 +11,6 @@ stop history answers.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Iterable
 
@@ -20,6 +19,7 @@ import msgspec
 from ..engine.headers import Header
 from ..engine.node import NetworkEngine, Networks
 from ..errors import HISTORY_BEHIND, HISTORY_NOT_CONFIGURED, INVALID_REQUEST, CatalogError
+from ..metrics import HISTORY_HEAD, HISTORY_LAG
 from ..settings import ConfigError, NetworkSettings
 from ..types import (
     BlockEvent,
@@ -32,6 +32,7 @@ from ..types import (
     Transaction,
 )
 from . import history_query
+from .follower_task import FollowerTask
 from .history_follower import HistoryFollower
 from .history_model import (
     DEFAULT_LIMIT,
@@ -45,8 +46,7 @@ from .history_model import (
     TransferQuery,
 )
 from .history_sqlite import SqliteHistoryStore
-from .model import Cursor, WriterBusy
-from .open import claim_writer
+from .model import Cursor
 
 log = logging.getLogger(__name__)
 
@@ -87,66 +87,26 @@ def _check_reached(engine: NetworkEngine, cursor: Cursor | None, max_block: int 
         )
 
 
-class NetworkHistory:
+class NetworkHistory(FollowerTask[HistoryStore, HistoryFollower]):
     """One network's history: its store and the follower task keeping it at the head."""
 
+    what = "history"
+    head_gauge = HISTORY_HEAD
+    lag_gauge = HISTORY_LAG
+
     def __init__(self, engine: NetworkEngine) -> None:
-        self.engine = engine
-        self.settings = engine.settings
-        self.configured = self.settings.history
-        self.store: HistoryStore | None = None
-        self.follower: HistoryFollower | None = None
-        self.problem: str | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._stop = asyncio.Event()
+        super().__init__(engine, engine.settings.history)
 
-    def start(self) -> None:
-        if self.configured and self._task is None:
-            self._task = asyncio.create_task(self._run(), name=f"history {self.engine.name}")
+    async def _open(self) -> HistoryStore:
+        return open_history_store(self.settings, self.engine.name)
 
-    async def _run(self) -> None:
-        delay = 1.0
-        poll = self.settings.index_poll_interval
-        while not self._stop.is_set():
-            try:
-                while self.engine.identifier is None:  # named once the node told its chain
-                    await asyncio.sleep(0.5)
-                if self.store is None:
-                    self.store = open_history_store(self.settings, self.engine.name)
-                # PostgreSQL: only the replica holding the writer lock follows.
-                await claim_writer(self.store, wait=True, poll=poll)
-                self.follower = HistoryFollower(
-                    self.engine,
-                    self.store,
-                    self.settings.history_start_block,
-                    self.settings.index_confirmations,
-                )
-                self.problem = None
-                await self.follower.follow(poll, self._stop)
-                return
-            except asyncio.CancelledError:
-                raise
-            except WriterBusy as exc:
-                log.warning("history %s: %s; standing by", self.engine.name, exc)
-            except Exception as exc:  # the follower must outlive node trouble and bad files
-                self.problem = f"{type(exc).__name__}: {exc}"
-                log.error(
-                    "history %s stopped: %s; retrying in %.0f s", self.engine.name, exc, delay
-                )
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), delay)
-                delay = min(delay * 2, 60.0)
-
-    async def stop(self) -> None:
-        self._stop.set()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        if self.store is not None:
-            await self.store.close()
-            self.store = None
+    def _follower(self, store: HistoryStore) -> HistoryFollower:
+        return HistoryFollower(
+            self.engine,
+            store,
+            self.settings.history_start_block,
+            self.settings.index_confirmations,
+        )
 
 
 class HistoryService:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from ..settings import ConfigError, NetworkSettings
-from .history_model import HistoryStore
 from .model import IndexStore
 from .sqlite import SqliteStore
 
@@ -40,7 +39,7 @@ def store_label(settings: NetworkSettings) -> str:
     return settings.index_db or "(none)"
 
 
-async def claim_writer(store: IndexStore | HistoryStore, *, wait: bool, poll: float = 1.0) -> bool:
+async def claim_writer(store: object, *, wait: bool, poll: float = 1.0) -> bool:
     """Make this process the one that writes ``store``; True when it is.
 
     A SQLite file has one process by design; a PostgreSQL index is shared by replicas and
@@ -52,5 +51,5 @@ async def claim_writer(store: IndexStore | HistoryStore, *, wait: bool, poll: fl
         return True
     if not wait:
         return bool(await lock())
-    await store.wait_writer(poll)  # type: ignore[union-attr]
+    await store.wait_writer(poll)  # type: ignore[attr-defined]
     return True
