@@ -7,7 +7,8 @@ for it: the fee and the value), mined 250 to a block; our node follows it with t
 (SQLite) until it holds the last block. Then, alternating who goes first, one client asks:
 
 - ours: ``/search/transactions`` for that account, a page of 100 full transactions: the first
-  page, a page 5,000 operations deep (``offset``), and the first page with ``max_block`` pinned;
+  page, the page halfway down (``offset`` counts transactions), and the first page with
+  ``max_block`` pinned;
 - raw: the least a client without an index needs for the same page, given the hashes already:
   one JSON-RPC batch of 100 ``eth_getTransactionByHash`` to anvil.
 
@@ -82,7 +83,7 @@ def measure(node_url: str, rpc_url: str, queries: int) -> dict[str, Any]:
     pinned = first.json()["block_identifier"]["index"]
     kinds = {
         "first page": {**base, "limit": PAGE},
-        "5,000 deep": {**base, "limit": PAGE, "offset": 5_000},
+        "halfway (offset total/2)": {**base, "limit": PAGE, "offset": total // 2},
         "max_block pinned": {**base, "limit": PAGE, "max_block": pinned},
     }
     figures: dict[str, Any] = {"transactions_of_account": total}
