@@ -13,9 +13,8 @@ from ..settings import ConfigError, NetworkSettings
 from .errors import IndexerError
 from .history_follower import HistoryFollower
 from .history_model import HistoryStore
-from .history_service import open_history_store
 from .model import IndexStoreError
-from .open import claim_writer
+from .open import claim_writer, open_history_store
 from .progress import ProgressBar
 
 

@@ -20,7 +20,6 @@ from ..engine.headers import Header
 from ..engine.node import NetworkEngine, Networks
 from ..errors import HISTORY_BEHIND, HISTORY_NOT_CONFIGURED, INVALID_REQUEST, CatalogError
 from ..metrics import HISTORY_HEAD, HISTORY_LAG
-from ..settings import ConfigError, NetworkSettings
 from ..types import (
     BlockEvent,
     BlockIdentifier,
@@ -45,27 +44,12 @@ from .history_model import (
     TransferPage,
     TransferQuery,
 )
-from .history_sqlite import SqliteHistoryStore
 from .model import Cursor
+from .open import open_history_store
 
 log = logging.getLogger(__name__)
 
 _decode_tx = msgspec.json.Decoder(Transaction).decode
-
-
-def open_history_store(settings: NetworkSettings, network: str) -> HistoryStore:
-    """The history store of ``network``, in its index store (SQLite file or PostgreSQL)."""
-    if settings.index_url:
-        try:
-            from .postgres_history import PostgresHistoryStore
-        except ImportError:
-            raise ConfigError(
-                "index_url: a PostgreSQL index needs asyncpg: pip install 'rosetta-node[postgres]'"
-            ) from None
-        return PostgresHistoryStore(settings.index_url, network=network)
-    if settings.index_db:
-        return SqliteHistoryStore(settings.index_db, network=network)
-    raise ConfigError("history: the history lives in the index store: give index_db or index_url")
 
 
 def transaction_of(found: FoundTransaction) -> Transaction:
