@@ -210,6 +210,40 @@ def test_account_txs_paging_and_block_range(
     assert ranged == [r for r in whole if low <= r["block_number"] <= high]
 
 
+def test_time_bounds_are_the_blocks_of_that_time(
+    cb: Chainbase, rpc: JsonRpc, devnet: Devnet
+) -> None:
+    """from_timestamp / end_timestamp select the blocks whose header time (from the node) is in
+    between, like the same from_block / to_block."""
+    account = _accounts(devnet)[1]
+    last = devnet.workload.last_block
+    whole = pages(cb, "/v1/account/txs", {"address": account, "to_block": last}, 100)
+    numbers = sorted({r["block_number"] for r in whole})
+    low, high = numbers[len(numbers) // 4], numbers[3 * len(numbers) // 4]
+    times = {
+        n: int(rpc("eth_getBlockByNumber", hex(n), False)["timestamp"], 16) for n in (low, high)
+    }
+    assert times[low] < times[high]
+    by_time = {"address": account, "from_timestamp": times[low], "end_timestamp": times[high]}
+    by_time["to_block"] = last
+    timed = pages(cb, "/v1/account/txs", by_time, 5)
+    expected = [
+        r
+        for r in whole
+        if times[low]
+        <= int(rpc("eth_getBlockByNumber", hex(r["block_number"]), False)["timestamp"], 16)
+        <= times[high]
+    ]
+    assert timed == expected and len(expected) > 1
+    # Times before the chain's first block meet no block: nothing, not an error.
+    genesis = int(rpc("eth_getBlockByNumber", "0x0", False)["timestamp"], 16)
+    early = {"address": account, "end_timestamp": genesis - 1, "to_block": last}
+    answer = cb.ok("/v1/account/txs", early)
+    assert answer["data"] == [] and answer["count"] == 0
+    transfers = {"end_timestamp": genesis - 1, "to_block": last}
+    assert cb.ok("/v1/token/transfers", transfers)["data"] == []
+
+
 def _search_transfers(client: RosettaClient, conditions: dict[str, Any], last: int) -> list[Any]:
     """ERC-20 transfers as /search/transactions' operations give them: per Transfer log
     (log_index), the debit's account is the sender, the credit's the recipient."""
@@ -341,14 +375,20 @@ BAD_REQUESTS: list[tuple[str, dict[str, Any], int, str]] = [
     ),
     (
         "/v1/account/txs",
-        {**BASE, "address": UPSTREAM_ADDRESS, "from_timestamp": 1},
-        400,
+        {**BASE, "address": UPSTREAM_ADDRESS, "from_timestamp": "yesterday"},
+        422,
+        "from_timestamp",
+    ),
+    (
+        "/v1/account/txs",
+        {**BASE, "address": UPSTREAM_ADDRESS, "from_timestamp": 9, "end_timestamp": 3},
+        422,
         "from_timestamp",
     ),
     ("/v1/token/transfers", {**BASE, "contract_address": "0xzz"}, 422, "contract_address"),
     ("/v1/token/transfers", {**BASE, "address": UPSTREAM_ADDRESS + "0"}, 422, "address"),
     ("/v1/token/transfers", {**BASE, "to_block": "soon"}, 422, "to_block"),
-    ("/v1/token/transfers", {**BASE, "end_timestamp": 5}, 400, "end_timestamp"),
+    ("/v1/token/transfers", {**BASE, "end_timestamp": -5}, 422, "end_timestamp"),
     ("/v1/token/transfers", {**BASE, "limit": "ten"}, 422, "limit"),
 ]
 

@@ -100,9 +100,13 @@ class Params:
         return list(dict.fromkeys(self._address(name, p) for p in parts))
 
     def integer(self, name: str, default: int, low: int, high: int | None = None) -> int:
+        value = self.optional_integer(name, low, high)
+        return default if value is None else value
+
+    def optional_integer(self, name: str, low: int, high: int | None = None) -> int | None:
         raw = self._raw(name, False)
         if raw is None:
-            return default
+            return None
         bound = f"from {low} to {high}" if high is not None else f"at least {low}"
         if not raw.isascii() or not raw.lstrip("-").isdigit() or len(raw) > 18:
             raise ApiError(422, f"{name}: {raw[:40]!r} is not an integer ({bound})")
@@ -139,13 +143,6 @@ class Params:
             raise ApiError(422, f"{name}: {raw[:80]!r} is not a transaction hash (0x + 64 hex)")
         return None if raw is None else "0x" + raw[2:].lower()
 
-    def unsupported(self, *names: str) -> None:
-        """Parameters of the vendor this node cannot honour: refused, never ignored."""
-        for name in names:
-            if self._raw(name, False) is not None:
-                raise ApiError(
-                    400, f"{name}: not supported by this node; use from_block and to_block"
-                )
 
 
 # -- reshaping -----------------------------------------------------------------------------

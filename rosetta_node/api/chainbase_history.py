@@ -12,6 +12,8 @@ history index.
 - ``from_block`` / ``to_block`` bound both (inclusive); without ``to_block`` the answer is read
   at the history's newest block, which ``block_number`` / ``block_hash`` name: send it as
   ``to_block`` with the later pages to page through one snapshot.
+- ``from_timestamp`` / ``end_timestamp`` (Unix seconds, inclusive) bound the blocks by their
+  time (found on the chain: :mod:`..engine.block_time`), together with the block bounds.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import asyncio
 
 from starlette.responses import Response
 
+from ..engine.block_time import blocks_between
 from ..engine.node import NetworkEngine
 from ..engine.records import iso_time, tx_record
 from ..index.history_model import HistoryQuery, TransferQuery
@@ -30,14 +33,28 @@ from .chainbase import Paging, Params, ok
 from .chainbase_blocks import tx_json
 from .chainbase_wire import ApiError
 
-TIMESTAMPS = ("from_timestamp", "end_timestamp")  # the vendor's; refused (400), never ignored
+MAX_TIMESTAMP = 2**63 - 1
 
 
-def _range(params: Params) -> tuple[int | None, int | None]:
-    params.unsupported(*TIMESTAMPS)
+async def _range(engine: NetworkEngine, params: Params) -> tuple[int | None, int | None]:
+    """The inclusive block range of the block and time bounds together."""
     first, last = params.block("from_block"), params.block("to_block")
     if first is not None and last is not None and first > last:
         raise ApiError(422, f"from_block: {first} is above to_block {last}")
+    start = params.optional_integer("from_timestamp", 0, MAX_TIMESTAMP)
+    end = params.optional_integer("end_timestamp", 0, MAX_TIMESTAMP)
+    if start is not None and end is not None and start > end:
+        raise ApiError(422, f"from_timestamp: {start} is above end_timestamp {end}")
+    if start is None and end is None:
+        return first, last
+    head = (await engine.chain.head()).number
+    after, before = await blocks_between(engine.chain, start, end, head)
+    first = after if first is None or (after is not None and after > first) else first
+    last = before if last is None or (before is not None and before < last) else last
+    # Times no block meets (between two blocks, before the first) give an empty range, which
+    # the store answers with no rows.
+    if last is not None and last < 0:
+        return 1, 0
     return first, last
 
 
@@ -47,7 +64,7 @@ class ChainbaseHistory:
 
     async def account_txs(self, engine: NetworkEngine, params: Params) -> Response:
         address = params.address("address").lower()
-        first, last = _range(params)
+        first, last = await _range(engine, params)
         paging = Paging.parse(params)
         query = HistoryQuery(
             max_block=last,
@@ -71,7 +88,7 @@ class ChainbaseHistory:
     async def token_transfers(self, engine: NetworkEngine, params: Params) -> Response:
         contract = params.optional_address("contract_address")
         address = params.optional_address("address")
-        first, last = _range(params)
+        first, last = await _range(engine, params)
         paging = Paging.parse(params)
         query = TransferQuery(
             max_block=last,
