@@ -294,12 +294,14 @@ class OpGeth(LocalNode):
         ready_timeout: float = READY_TIMEOUT,
         l1_fields: dict[str, Any] | None = None,
         jovian_in: int | None = None,
+        finality_lag: int = 0,
     ) -> None:
         """``jovian_in``: Jovian activates this many seconds after genesis (our own genesis
         only; None: never)."""
         super().__init__(CHAIN_ID, ready_timeout)
         self.genesis = genesis
         self.jovian_in = jovian_in
+        self.finality_lag = finality_lag  # safe/finalized this far below the head (0: the head)
         self.jovian_time: int | None = None
         self.extra_args = list(extra_args)
         self.l1_fields = dict(l1_fields or {})  # L1Origin field defaults for mine()
@@ -416,8 +418,13 @@ class OpGeth(LocalNode):
         gas_limit: int = GAS_LIMIT,
         timestamp: int | None = None,
         include: Sequence[str] = (),
+        parent: str | None = None,
     ) -> str:
         """Build, import and make head the next block, as op-node's sequencer does; its hash.
+
+        ``parent``: build on that block instead of the head (a reorg: the blocks after it
+        leave the canonical chain). Safe and finalized trail the new head by
+        :attr:`finality_lag` blocks (0: the head itself).
 
         The block holds the L1-attributes deposit of ``origin`` (default: a made-up L1 block,
         with :attr:`l1_fields`), then ``deposits`` (user deposits without a source hash get
@@ -426,7 +433,10 @@ class OpGeth(LocalNode):
         transactions the block must hold; op-geth fills a payload in the background, so one
         taken too early (a busy machine) is dropped and built again a little later.
         """
-        head = self.rpc("eth_getBlockByNumber", "latest", False)
+        if parent is None:
+            head = self.rpc("eth_getBlockByNumber", "latest", False)
+        else:
+            head = self.rpc("eth_getBlockByHash", parent, False)
         number = int(head["number"], 16) + 1
         if timestamp is None:
             timestamp = max(int(time.time()), int(head["timestamp"], 16) + 1)
@@ -457,10 +467,11 @@ class OpGeth(LocalNode):
         }
         if jovian:
             attributes["minBaseFee"] = MIN_BASE_FEE  # a JSON number, not hex
+        settled = self._settled(number - 1, head["hash"])
         state = {
             "headBlockHash": head["hash"],
-            "safeBlockHash": head["hash"],
-            "finalizedBlockHash": head["hash"],
+            "safeBlockHash": settled,
+            "finalizedBlockHash": settled,
         }
         envelope = self._build(state, attributes, include)
         payload = envelope["executionPayload"]
@@ -469,11 +480,23 @@ class OpGeth(LocalNode):
         if imported["status"] != "VALID":
             raise RuntimeError(f"op-geth refused its own payload: {imported}")
         block_hash: str = payload["blockHash"]
-        new_head = {k: block_hash for k in state}
+        settled = self._settled(number, block_hash)
+        new_head = {
+            "headBlockHash": block_hash,
+            "safeBlockHash": settled,
+            "finalizedBlockHash": settled,
+        }
         chosen = self.engine("engine_forkchoiceUpdatedV3", new_head, None)
         if chosen["payloadStatus"]["status"] != "VALID":
             raise RuntimeError(f"op-geth did not make {block_hash} head: {chosen}")
         return block_hash
+
+    def _settled(self, number: int, hash_: str) -> str:
+        """Safe and finalized for head ``number`` (``hash_``): ``finality_lag`` blocks below."""
+        if self.finality_lag == 0:
+            return hash_
+        below = self.rpc("eth_getBlockByNumber", hex(max(0, number - self.finality_lag)), False)
+        return str(below["hash"])
 
     def is_jovian(self, timestamp: int) -> bool:
         return self.jovian_time is not None and timestamp >= self.jovian_time
