@@ -9,8 +9,10 @@ of a batch answer with a JSON-RPC error). Faults apply to the next ``count`` req
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +20,7 @@ import aiohttp
 from aiohttp import web
 
 from rosetta_node.devnet import free_port
+from tests.support.node import NodeProcess
 
 
 @dataclass
@@ -118,3 +121,19 @@ class FaultProxy:
                 }
             raw = json.dumps(decoded).encode()
         return web.Response(body=raw, content_type="application/json")
+
+
+@contextlib.contextmanager
+def node_behind_proxy(
+    upstream: str, env: Mapping[str, str], args: Sequence[str] = (), chain_id: int = 31337
+) -> Iterator[tuple[FaultProxy, NodeProcess]]:
+    """A :class:`FaultProxy` in front of ``upstream`` and our node reading the chain through
+    it (started, ready); both stopped afterwards."""
+    proxy = FaultProxy(upstream).start()
+    process = NodeProcess(["--rpc-url", proxy.url, "--chain-id", str(chain_id), *args], env=env)
+    try:
+        process.wait()
+        yield proxy, process
+    finally:
+        process.stop()
+        proxy.stop()

@@ -203,12 +203,17 @@ def up_to(dump: HistoryDump, number: int) -> HistoryDump:
     )
 
 
-def events(client: RosettaClient, offset: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+def events(
+    client: RosettaClient,
+    offset: int = 0,
+    limit: int = 100,
+    network: dict[str, str] = NETWORK,
+) -> list[dict[str, Any]]:
     """Every event from ``offset`` on, paged."""
     found: list[dict[str, Any]] = []
     while True:
         answer = client.ok(
-            "/events/blocks", {"network_identifier": NETWORK, "offset": offset, "limit": limit}
+            "/events/blocks", {"network_identifier": network, "offset": offset, "limit": limit}
         )
         found.extend(answer["events"])
         if not answer["events"]:

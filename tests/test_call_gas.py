@@ -11,8 +11,8 @@ import pytest
 
 from rosetta_node import errors as catalog
 from rosetta_node.devnet import Anvil
-from tests.conftest import CHAIN_ID, NETWORK, Devnet, JsonRpc, NodeProcess, RosettaClient
-from tests.fault_proxy import FaultProxy
+from tests.conftest import CHAIN_ID, NETWORK, Devnet, JsonRpc, RosettaClient
+from tests.fault_proxy import FaultProxy, node_behind_proxy
 from tests.workload import wait_receipt
 
 # Init code returning the runtime 5b600056 (JUMPDEST PUSH1 0 JUMP): loops until out of gas.
@@ -34,21 +34,13 @@ def loop(rpc: JsonRpc, devnet: Devnet) -> str:
 
 @pytest.fixture(scope="module")
 def proxied(anvil: Anvil, devnet: Devnet) -> Iterator[tuple[FaultProxy, RosettaClient]]:
-    proxy = FaultProxy(anvil.url).start()
-    process = NodeProcess(
-        ["--rpc-url", proxy.url, "--chain-id", str(CHAIN_ID)],
-        env={
-            "ROSETTA_NODE_REQUEST_TIMEOUT": "15",
-            "ROSETTA_NODE_RPC_TIMEOUT": "1.5",
-            "ROSETTA_NODE_RPC_RETRIES": "2",
-        },
-    )
-    try:
-        process.wait()
+    env = {
+        "ROSETTA_NODE_REQUEST_TIMEOUT": "15",
+        "ROSETTA_NODE_RPC_TIMEOUT": "1.5",
+        "ROSETTA_NODE_RPC_RETRIES": "2",
+    }
+    with node_behind_proxy(anvil.url, env, chain_id=CHAIN_ID) as (proxy, process):
         yield proxy, RosettaClient(process.url)
-    finally:
-        process.stop()
-        proxy.stop()
 
 
 def _call(method: str, parameters: dict[str, Any]) -> dict[str, Any]:

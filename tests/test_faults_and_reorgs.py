@@ -11,7 +11,7 @@ import pytest
 from rosetta_node import errors as catalog
 from rosetta_node.devnet import Anvil
 from tests.conftest import CHAIN_ID, NETWORK, Devnet, JsonRpc, NodeProcess, RosettaClient
-from tests.fault_proxy import FaultProxy
+from tests.fault_proxy import FaultProxy, node_behind_proxy
 
 pytestmark = pytest.mark.devnet  # every test here starts a node
 
@@ -25,24 +25,10 @@ RETRIABLE = {
 
 @pytest.fixture(scope="module")
 def proxied(anvil: Anvil, devnet: Devnet) -> Iterator[tuple[FaultProxy, RosettaClient]]:
-    proxy = FaultProxy(anvil.url).start()
-    process = NodeProcess(
-        [
-            "--rpc-url",
-            proxy.url,
-            "--chain-id",
-            str(CHAIN_ID),
-            "--token-list",
-            str(devnet.token_list),
-        ],
-        env={"ROSETTA_NODE_RPC_TIMEOUT": "1", "ROSETTA_NODE_RPC_RETRIES": "2"},
-    )
-    try:
-        process.wait()
+    env = {"ROSETTA_NODE_RPC_TIMEOUT": "1", "ROSETTA_NODE_RPC_RETRIES": "2"}
+    args = ["--token-list", str(devnet.token_list)]
+    with node_behind_proxy(anvil.url, env, args, chain_id=CHAIN_ID) as (proxy, process):
         yield proxy, RosettaClient(process.url)
-    finally:
-        process.stop()
-        proxy.stop()
 
 
 def _balance_request(devnet: Devnet, index: int, account: str) -> dict[str, Any]:

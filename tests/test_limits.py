@@ -13,7 +13,7 @@ import requests
 from rosetta_node import errors as catalog
 from rosetta_node.devnet import Anvil
 from tests.conftest import CHAIN_ID, NETWORK, Devnet, JsonRpc, NodeProcess, RosettaClient
-from tests.fault_proxy import FaultProxy
+from tests.fault_proxy import FaultProxy, node_behind_proxy
 from tests.spec_check import validate_response
 
 MAX_CONNECTIONS = 4
@@ -21,23 +21,15 @@ MAX_CONNECTIONS = 4
 
 @pytest.fixture(scope="module")
 def limited(anvil: Anvil, devnet: Devnet) -> Iterator[tuple[FaultProxy, RosettaClient]]:
-    proxy = FaultProxy(anvil.url).start()
-    process = NodeProcess(
-        ["--rpc-url", proxy.url, "--chain-id", str(CHAIN_ID)],
-        env={
-            "ROSETTA_NODE_REQUEST_TIMEOUT": "1.0",
-            "ROSETTA_NODE_RPC_TIMEOUT": "20",
-            "ROSETTA_NODE_RPC_RETRIES": "0",
-            "ROSETTA_NODE_RPC_MAX_CONNECTIONS": str(MAX_CONNECTIONS),
-            "ROSETTA_NODE_MAX_BODY_BYTES": "20000",
-        },
-    )
-    try:
-        process.wait()
+    env = {
+        "ROSETTA_NODE_REQUEST_TIMEOUT": "1.0",
+        "ROSETTA_NODE_RPC_TIMEOUT": "20",
+        "ROSETTA_NODE_RPC_RETRIES": "0",
+        "ROSETTA_NODE_RPC_MAX_CONNECTIONS": str(MAX_CONNECTIONS),
+        "ROSETTA_NODE_MAX_BODY_BYTES": "20000",
+    }
+    with node_behind_proxy(anvil.url, env, chain_id=CHAIN_ID) as (proxy, process):
         yield proxy, RosettaClient(process.url)
-    finally:
-        process.stop()
-        proxy.stop()
 
 
 def _balance(account: str, index: int) -> dict[str, Any]:

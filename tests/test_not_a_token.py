@@ -30,10 +30,9 @@ from tests.conftest import (
     Devnet,
     IndexedNode,
     JsonRpc,
-    NodeProcess,
     RosettaClient,
 )
-from tests.fault_proxy import FaultProxy
+from tests.fault_proxy import FaultProxy, node_behind_proxy
 from tests.support.rpc import JsonRpcError
 from tests.test_balance_reader import deploy, odd_account
 from tests.test_chainbase import Chainbase
@@ -191,17 +190,9 @@ def test_a_token_failing_balance_of_for_one_account_is_not_retriable(
 
 @pytest.fixture(scope="module")
 def proxied(anvil: Anvil, devnet: Devnet) -> Iterator[tuple[FaultProxy, str]]:
-    proxy = FaultProxy(anvil.url).start()
-    process = NodeProcess(
-        ["--rpc-url", proxy.url, "--chain-id", str(CHAIN_ID)],
-        env={"ROSETTA_NODE_RPC_TIMEOUT": "0.5", "ROSETTA_NODE_RPC_RETRIES": "0"},
-    )
-    try:
-        process.wait()
+    env = {"ROSETTA_NODE_RPC_TIMEOUT": "0.5", "ROSETTA_NODE_RPC_RETRIES": "0"}
+    with node_behind_proxy(anvil.url, env, chain_id=CHAIN_ID) as (proxy, process):
         yield proxy, process.url
-    finally:
-        process.stop()
-        proxy.stop()
 
 
 def test_node_trouble_on_a_non_token_stays_retriable(

@@ -16,7 +16,7 @@ import pytest
 from eth_utils import keccak, to_checksum_address
 
 from tests.conftest import JsonRpc, NodeProcess, RosettaClient
-from tests.history_support import history_tip, wait_history
+from tests.history_support import events, history_tip, wait_history
 from tests.support.op_workload import TOKEN_DECIMALS, TOKEN_NAME, TOKEN_SYMBOL, run_op_workload
 from tests.support.opgeth import Deposit, OpGeth
 from tests.support.reconcile import reconcile
@@ -26,11 +26,6 @@ pytestmark = pytest.mark.devnet
 
 ETH = 10**18
 REPLACED = 2  # blocks of the workload's end the reorg takes out
-
-
-def _events(client: RosettaClient, network: dict[str, str], offset: int) -> list[dict[str, Any]]:
-    body = {"network_identifier": network, "offset": offset, "limit": 1000}
-    return list(client.ok("/events/blocks", body)["events"])
 
 
 def test_a_reorg_of_the_unsafe_head_is_followed(tmp_path: Any) -> None:
@@ -52,7 +47,7 @@ def test_a_reorg_of_the_unsafe_head_is_followed(tmp_path: Any) -> None:
             client = RosettaClient(process.url)
             (network,) = client.ok("/network/list", {})["network_identifiers"]
             wait_history(client, work.last, network=network)
-            seen = len(_events(client, network, 0))
+            seen = len(events(client, network=network))
             old = {
                 n: rpc("eth_getBlockByNumber", hex(n), False)["hash"]
                 for n in range(work.last - REPLACED + 1, work.last + 1)
@@ -81,14 +76,14 @@ def test_a_reorg_of_the_unsafe_head_is_followed(tmp_path: Any) -> None:
                 )
                 hash_ = rpc("eth_getBlockByNumber", hex(number), False)["hash"]
                 assert answer["block"]["block_identifier"]["hash"] == hash_
-            events = _events(client, network, seen)
+            found = events(client, seen, network=network)
             removed = [(e["block_identifier"]["index"], e["block_identifier"]["hash"])
-                       for e in events if e["type"] == "block_removed"]  # fmt: skip
+                       for e in found if e["type"] == "block_removed"]  # fmt: skip
             assert removed == sorted(old.items(), reverse=True)
-            added = [e["block_identifier"]["index"] for e in events if e["type"] == "block_added"]
+            added = [e["block_identifier"]["index"] for e in found if e["type"] == "block_added"]
             assert added == list(range(work.last - REPLACED + 1, last + 1))
-            sequences = [e["sequence"] for e in events]
-            assert sequences == list(range(sequences[0], sequences[0] + len(events)))
+            sequences = [e["sequence"] for e in found]
+            assert sequences == list(range(sequences[0], sequences[0] + len(found)))
             tip = history_tip(client, network)
             assert tip == {"index": last, "hash": new_tip}
         finally:
