@@ -166,6 +166,20 @@ def init_datadir(
         raise RuntimeError(f"{binary.name} init failed:\n{tail(init.stderr)}")
 
 
+def loopback_args(datadir: Path, port: int, auth_port: int, apis: str) -> list[str]:
+    """geth's (and op-geth's) flags for a private full-sync node on loopback: no peers, no IPC,
+    HTTP JSON-RPC on ``port`` with ``apis``, the engine API on ``auth_port``."""
+    return [
+        "--datadir", str(datadir),
+        "--syncmode", "full",
+        "--nodiscover", "--maxpeers", "0", "--port", "0",
+        "--ipcdisable",
+        "--authrpc.addr", "127.0.0.1", "--authrpc.port", str(auth_port),
+        "--http", "--http.addr", "127.0.0.1", "--http.port", str(port), "--http.api", apis,
+        "--cache", "256",
+    ]  # fmt: skip
+
+
 class Geth(LocalNode):
     """A private geth ``--dev`` process on 127.0.0.1 with its own datadir.
 
@@ -235,34 +249,13 @@ class Geth(LocalNode):
             self._init(binary, workdir, datadir, genesis)
         port = free_port()
         mode = ["--dev", "--dev.period", "0" if self.automine else str(_NEVER)] if self.dev else []
+        # admin_importChain adds blocks to a served chain (a conformance run's sentinel).
+        apis = "eth,net,web3,debug,txpool" + (",dev,testing" if self.dev else ",admin")
         args = [
             str(binary),
-            "--datadir",
-            str(datadir),
             *mode,
             *self._scheme_args(),
-            "--syncmode",
-            "full",
-            "--nodiscover",
-            "--maxpeers",
-            "0",
-            "--port",
-            "0",
-            "--authrpc.addr",
-            "127.0.0.1",
-            "--authrpc.port",
-            str(free_port()),
-            "--ipcdisable",
-            "--http",
-            "--http.addr",
-            "127.0.0.1",
-            "--http.port",
-            str(port),
-            "--http.api",
-            # admin_importChain adds blocks to a served chain (a conformance run's sentinel).
-            "eth,net,web3,debug,txpool" + (",dev,testing" if self.dev else ",admin"),
-            "--cache",
-            "256",
+            *loopback_args(datadir, port, free_port(), apis),
             *self.extra_args,
         ]
         self._launch(args, workdir, port)

@@ -48,7 +48,13 @@ from typing import Any
 from eth_utils import keccak
 
 from rosetta_node.devnet import LocalNode, RpcError, free_port
-from tests.support.geth import DEV_BALANCE, dev_addresses, dump_dev_genesis, init_datadir
+from tests.support.geth import (
+    DEV_BALANCE,
+    dev_addresses,
+    dump_dev_genesis,
+    init_datadir,
+    loopback_args,
+)
 from tests.support.gotools import ensure_opgeth
 from tests.support.op_l1info import (
     BASE_FEE_VAULT,
@@ -346,37 +352,15 @@ class OpGeth(LocalNode):
         port, auth_port = free_port(), free_port()
         args = [
             str(binary),
-            "--datadir",
-            str(datadir),
             *scheme,
             "--gcmode",
             "archive",
-            "--syncmode",
-            "full",
             "--networkid",
             str(self.chain_id),
-            "--nodiscover",
-            "--maxpeers",
-            "0",
-            "--port",
-            "0",
-            "--ipcdisable",
-            "--authrpc.addr",
-            "127.0.0.1",
-            "--authrpc.port",
-            str(auth_port),
+            *loopback_args(datadir, port, auth_port, "eth,net,web3,debug,txpool"),
             "--authrpc.jwtsecret",
             str(workdir / "jwt.hex"),
-            "--http",
-            "--http.addr",
-            "127.0.0.1",
-            "--http.port",
-            str(port),
-            "--http.api",
-            "eth,net,web3,debug,txpool",
             "--rollup.txpool.disable-gossip",
-            "--cache",
-            "256",
             *self.extra_args,
         ]
         self.auth_port, self.jwt_secret = auth_port, secret
