@@ -20,7 +20,7 @@ from tests.conftest import JsonRpc, NodeProcess, RosettaClient
 from tests.support.geth import Geth, dev_addresses, dev_keys
 
 BLOCKS = 160  # more than the 128 recent states a pruned geth keeps
-OLD = 5
+FIRST_OLD = 5  # from here on, the first block holding a transaction is the "old" one
 
 
 @dataclass
@@ -30,6 +30,7 @@ class Pruned:
     url: str
     network: dict[str, str]
     sender: str
+    old: int  # a block long pruned that holds a transaction (geth --dev may seal an empty one)
 
 
 @pytest.fixture(scope="module")
@@ -56,11 +57,16 @@ def pruned() -> Iterator[Pruned]:
             while int(rpc("eth_getTransactionCount", sender, "latest"), 16) <= nonce:
                 assert time.monotonic() < deadline, "geth did not mine the transaction"
                 time.sleep(0.005)
+        old = next(
+            n
+            for n in range(FIRST_OLD, BLOCKS - 128 - 8)  # well below the 128 kept states
+            if rpc("eth_getBlockByNumber", hex(n), False)["transactions"]
+        )
         process = NodeProcess(["--rpc-url", geth.url, "--chain-id", str(geth.chain_id)])
         try:
             process.wait()
             network = {"blockchain": "Ethereum", "network": f"chain-{geth.chain_id}"}
-            yield Pruned(RosettaClient(process.url), rpc, process.url, network, sender)
+            yield Pruned(RosettaClient(process.url), rpc, process.url, network, sender, old)
         finally:
             process.stop()
 
@@ -79,20 +85,20 @@ def _assert_missing_state(error: dict[str, Any]) -> None:
 
 def test_the_node_itself_dropped_old_state(pruned: Pruned) -> None:
     with pytest.raises(RuntimeError, match="not available"):
-        pruned.rpc("eth_getBalance", pruned.sender, hex(OLD))
+        pruned.rpc("eth_getBalance", pruned.sender, hex(pruned.old))
     head = int(pruned.rpc("eth_blockNumber"), 16)
     assert int(pruned.rpc("eth_getBalance", pruned.sender, hex(head - 1)), 16) > 0
 
 
 def test_block_of_pruned_state(pruned: Pruned) -> None:
-    body = {"network_identifier": pruned.network, "block_identifier": {"index": OLD}}
+    body = {"network_identifier": pruned.network, "block_identifier": {"index": pruned.old}}
     _assert_missing_state(_error(pruned, "/block", body))
-    tx_hash = pruned.rpc("eth_getBlockByNumber", hex(OLD), False)["transactions"][0]
+    tx_hash = pruned.rpc("eth_getBlockByNumber", hex(pruned.old), False)["transactions"][0]
     body = {
         "network_identifier": pruned.network,
         "block_identifier": {
-            "index": OLD,
-            "hash": pruned.rpc("eth_getBlockByNumber", hex(OLD), False)["hash"],
+            "index": pruned.old,
+            "hash": pruned.rpc("eth_getBlockByNumber", hex(pruned.old), False)["hash"],
         },
         "transaction_identifier": {"hash": tx_hash},
     }
@@ -103,7 +109,7 @@ def test_balance_of_pruned_state(pruned: Pruned) -> None:
     body = {
         "network_identifier": pruned.network,
         "account_identifier": {"address": pruned.sender},
-        "block_identifier": {"index": OLD},
+        "block_identifier": {"index": pruned.old},
     }
     _assert_missing_state(_error(pruned, "/account/balance", body))
 
@@ -120,7 +126,7 @@ def test_call_of_pruned_state(pruned: Pruned, method: str, parameters: dict[str,
     body = {
         "network_identifier": pruned.network,
         "method": method,
-        "parameters": {**parameters, "block_identifier": {"index": OLD}},
+        "parameters": {**parameters, "block_identifier": {"index": pruned.old}},
     }
     _assert_missing_state(_error(pruned, "/call", body))
 
