@@ -309,7 +309,13 @@ def test_kill_9_at_random_points_loses_and_repeats_nothing(tmp_path: Path) -> No
             # After every kill: a consistent index of exactly the blocks up to the cursor.
             con = sqlite3.connect(db)
             assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master")}
             con.close()
+            if "cursor" not in tables:
+                # Killed between creating the file and committing its schema (one transaction):
+                # an empty index, as if the file did not exist; the next run creates it.
+                assert not tables & {"blocks", "holding", "journal"}, tables
+                continue
             dump = open_dump(db, network)
             con = sqlite3.connect(db)
             bulk_seen += con.execute("SELECT COUNT(*) FROM meta WHERE key = 'bulk'").fetchone()[0]
